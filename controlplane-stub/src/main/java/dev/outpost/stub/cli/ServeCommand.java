@@ -1,0 +1,102 @@
+package dev.outpost.stub.cli;
+
+import dev.outpost.stub.server.ControlPlane;
+import dev.outpost.stub.server.StubServer;
+import dev.outpost.stub.store.MemoryStore;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "serve", description = "Run the control plane until SIGTERM or SIGINT.")
+final class ServeCommand implements Callable<Integer> {
+  @Option(names = "--data-dir", defaultValue = "${env:OUTPOST_STUB_DATA_DIR:-outpost-stub-data}",
+      description = "Holds pki/, admin.token and endpoints (default: ${DEFAULT-VALUE}).")
+  Path dataDir;
+
+  @Option(names = "--listen", defaultValue = "127.0.0.1:8443",
+      description = "Agent-facing TLS address HOST:PORT; port 0 picks a free one "
+          + "(default: ${DEFAULT-VALUE}).")
+  String listen;
+
+  @Option(names = "--admin-listen", defaultValue = "127.0.0.1:8444",
+      description = "Admin address HOST:PORT, loopback by default (default: ${DEFAULT-VALUE}).")
+  String adminListen;
+
+  @Option(names = "--trust-domain", defaultValue = "outpost.local")
+  String trustDomain;
+
+  @Option(names = "--lease-ttl", defaultValue = "PT60S", description = "ISO-8601 duration.")
+  Duration leaseTtl;
+
+  @Option(names = "--heartbeat-interval", defaultValue = "PT5S", description = "ISO-8601 duration.")
+  Duration heartbeatInterval;
+
+  @Option(names = "--max-payload-bytes", defaultValue = "1073741824",
+      description = "Largest archive, state or plan accepted (default: 1 GiB).")
+  long maxPayloadBytes;
+
+  @Override
+  public Integer call() throws Exception {
+    DataDir dir = new DataDir(dataDir);
+    if (!dir.pki().exists() || !Files.exists(dir.pki().serverCert())) {
+      throw new CliException(CliException.Kind.CONFIG, "no PKI in " + dir.pki().dir()
+          + "; create one with: outpost-controlplane-stub pki init --data-dir " + dataDir);
+    }
+    StubServer.Config config = new StubServer.Config(address("--listen", listen),
+        address("--admin-listen", adminListen), dir.pki().serverCert(), dir.pki().serverKey(),
+        dir.pki().caCert(), dir.adminToken(),
+        new ControlPlane.Settings(trustDomain, heartbeatInterval, leaseTtl), maxPayloadBytes);
+    StubServer server;
+    try {
+      server = StubServer.start(config, new MemoryStore(), Clock.systemUTC());
+    } catch (IOException e) {
+      throw new CliException(CliException.Kind.CONFIG, "cannot listen: " + e.getMessage());
+    }
+    String agent = hostPort(server.agentAddress());
+    String admin = hostPort(server.adminAddress());
+    dir.writeEndpoints(agent, admin);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      server.close();
+      try {
+        Files.deleteIfExists(dir.endpointsFile());
+      } catch (IOException ignored) {
+        // A stale endpoints file only makes admin commands report "unreachable".
+      }
+      stopped.countDown();
+    }, "stub-shutdown"));
+    System.out.println("outpost control-plane stub: agents on " + agent + ", admin on " + admin);
+    System.out.flush();
+    stopped.await();
+    return 0;
+  }
+
+  static InetSocketAddress address(String option, String value) {
+    int colon = value.lastIndexOf(':');
+    try {
+      if (colon <= 0) {
+        throw new NumberFormatException();
+      }
+      int port = Integer.parseInt(value.substring(colon + 1));
+      if (port < 0 || port > 65535) {
+        throw new NumberFormatException();
+      }
+      return new InetSocketAddress(value.substring(0, colon).replaceAll("^\\[|\\]$", ""), port);
+    } catch (NumberFormatException e) {
+      throw new CliException(CliException.Kind.CONFIG, option + " '" + value
+          + "' is not HOST:PORT with a port from 0 to 65535");
+    }
+  }
+
+  static String hostPort(InetSocketAddress a) {
+    String host = a.getAddress().getHostAddress();
+    return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+  }
+}

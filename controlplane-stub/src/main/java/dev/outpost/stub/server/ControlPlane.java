@@ -1,0 +1,326 @@
+package dev.outpost.stub.server;
+
+import com.google.protobuf.Timestamp;
+import dev.outpost.proto.Payloads;
+import dev.outpost.proto.ProtocolVersion;
+import dev.outpost.proto.Times;
+import dev.outpost.proto.v1.AuditEvent;
+import dev.outpost.proto.v1.CancelJob;
+import dev.outpost.proto.v1.Hello;
+import dev.outpost.proto.v1.Job;
+import dev.outpost.proto.v1.JobAssignment;
+import dev.outpost.proto.v1.JobStatus;
+import dev.outpost.proto.v1.LeaseRef;
+import dev.outpost.proto.v1.PayloadKind;
+import dev.outpost.proto.v1.PayloadRef;
+import dev.outpost.proto.v1.ServerMessage;
+import dev.outpost.proto.v1.SessionClosing;
+import dev.outpost.proto.v1.Welcome;
+import dev.outpost.stub.store.JobRecord;
+import dev.outpost.stub.store.Store;
+import dev.outpost.stub.store.WorkspaceRecord;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.stub.StreamObserver;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The control plane's scheduling core: agent sessions, pushed dispatch with org and tag routing,
+ * one job per workspace, leases, and cancellation. The gRPC services are thin adapters over it.
+ * Every decision that reads and changes jobs and sessions together holds {@code this}.
+ */
+public final class ControlPlane {
+  private static final Logger log = LoggerFactory.getLogger(ControlPlane.class);
+
+  /** Tunables of the control plane; defaults in {@link #defaults()}. */
+  public record Settings(String trustDomain, Duration heartbeatInterval, Duration leaseTtl) {
+    public static Settings defaults() {
+      return new Settings("outpost.local", Duration.ofSeconds(5), Duration.ofSeconds(60));
+    }
+  }
+
+  private final Store store;
+  private final Clock clock;
+  private final Settings settings;
+  private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
+  private final Object logSignal = new Object();
+
+  public ControlPlane(Store store, Clock clock, Settings settings) {
+    this.store = store;
+    this.clock = clock;
+    this.settings = settings;
+  }
+
+  public Store store() {
+    return store;
+  }
+
+  public Settings settings() {
+    return settings;
+  }
+
+  Instant now() {
+    return clock.instant();
+  }
+
+  // ---- sessions -------------------------------------------------------------------------
+
+  synchronized AgentSession openSession(Principal principal, Hello hello,
+      StreamObserver<ServerMessage> stream) throws StatusException {
+    Map<String, String> allowed = store.key(principal.keyId()).orElseThrow().tags();
+    Map<String, String> extra = new TreeMap<>();
+    hello.getTagsMap().forEach((k, v) -> {
+      if (!v.equals(allowed.get(k))) {
+        extra.put(k, v);
+      }
+    });
+    if (!extra.isEmpty()) {
+      throw Status.PERMISSION_DENIED.withDescription("the agent asks for tags " + extra
+          + " that its org key " + principal.keyId() + " does not allow (allowed: "
+          + new TreeMap<>(allowed) + ")").asException();
+    }
+    AgentSession session = new AgentSession(principal, hello, stream);
+    AgentSession previous = sessions.put(session.agentId(), session);
+    if (previous != null) {
+      previous.send(ServerMessage.newBuilder().setClosing(SessionClosing.newBuilder()
+          .setReason("replaced by a newer session of the same agent")).build());
+      previous.end(Status.ABORTED.withDescription("replaced by a newer session"));
+    }
+    session.send(ServerMessage.newBuilder().setWelcome(Welcome.newBuilder()
+        .setProtocolVersion(ProtocolVersion.currentMessage())
+        .setAgentId(session.agentId()).setOrg(principal.org()).setSessionId(session.id)
+        .setHeartbeatInterval(Times.duration(settings.heartbeatInterval()))
+        .setLeaseTtl(Times.duration(settings.leaseTtl()))).build());
+    audit("session.opened", principal, "", "session " + session.id + " tags " + session.tags);
+    log.info("agent {} connected (session {}, {} free of {} slots, tags {})", session.agentId(),
+        session.id, session.freeSlots, session.maxJobs, session.tags);
+    for (LeaseRef held : hello.getHeldLeasesList()) {
+      store.job(held.getJobId()).filter(j -> j.view().getStatus() == JobStatus.JOB_STATUS_CANCELLING
+          && held.getLeaseId().equals(j.leaseId())).ifPresent(j -> pushCancel(session, j));
+    }
+    dispatch();
+    return session;
+  }
+
+  synchronized void closeSession(AgentSession session) {
+    session.markClosed();
+    if (sessions.remove(session.agentId(), session)) {
+      audit("session.closed", session.principal, "", "session " + session.id);
+      log.info("agent {} disconnected (session {})", session.agentId(), session.id);
+    }
+  }
+
+  synchronized void slotsAvailable(AgentSession session, int free) {
+    session.freeSlots = Math.max(0, Math.min(session.maxJobs, free));
+    dispatch();
+  }
+
+  /** Ends every session (server shutdown). */
+  synchronized void closeAllSessions(String reason) {
+    for (AgentSession s : List.copyOf(sessions.values())) {
+      s.send(ServerMessage.newBuilder().setClosing(SessionClosing.newBuilder().setReason(reason))
+          .build());
+      s.end(Status.UNAVAILABLE.withDescription(reason));
+      sessions.remove(s.agentId(), s);
+    }
+  }
+
+  List<AgentSession> sessions() {
+    return List.copyOf(sessions.values());
+  }
+
+  // ---- dispatch -------------------------------------------------------------------------
+
+  /** Leases every runnable job to a matching agent with a free slot, oldest job first. */
+  synchronized void dispatch() {
+    for (JobRecord job : store.jobs("")) {
+      if (job.view().getStatus() != JobStatus.JOB_STATUS_QUEUED) {
+        continue;
+      }
+      WorkspaceRecord ws = store.workspace(job.view().getWorkspace());
+      String pending;
+      if (!ws.activeJobId().isEmpty() && !ws.activeJobId().equals(job.id())) {
+        pending = "waiting for job " + ws.activeJobId() + " on the same workspace";
+      } else {
+        List<AgentSession> matching = sessions.values().stream()
+            .filter(s -> s.isOpen() && s.principal.org().equals(job.view().getWorkspace().getOrg()))
+            .filter(s -> s.tags.entrySet().containsAll(job.view().getTagsMap().entrySet()))
+            .toList();
+        Optional<AgentSession> free = matching.stream().filter(s -> s.freeSlots > 0)
+            .max((a, b) -> Integer.compare(a.freeSlots, b.freeSlots));
+        if (free.isPresent() && lease(job, free.get())) {
+          continue;
+        }
+        pending = matching.isEmpty()
+            ? "no connected agent of org " + job.view().getWorkspace().getOrg()
+                + " has the job's tags " + new TreeMap<>(job.view().getTagsMap())
+            : "all " + matching.size() + " matching agent(s) are busy";
+      }
+      if (!pending.equals(job.view().getPendingReason())) {
+        store.updateJob(job.id(),
+            j -> j.withView(j.view().toBuilder().setPendingReason(pending).build()));
+      }
+    }
+  }
+
+  private boolean lease(JobRecord job, AgentSession session) {
+    Instant now = now();
+    String leaseId = UUID.randomUUID().toString();
+    WorkspaceRecord ws = store.updateWorkspace(job.view().getWorkspace(),
+        w -> w.withActiveJob(job.id()));
+    PayloadRef priorState = Payloads.none(PayloadKind.PAYLOAD_KIND_PRIOR_STATE);
+    if (Payloads.isPresent(ws.state())) {
+      byte[] state = store.payload(workspaceOwner(ws), "state").orElseThrow();
+      store.putPayload(jobOwner(job.id()), PayloadKind.PAYLOAD_KIND_PRIOR_STATE.name(), state);
+      priorState = Payloads.ref(PayloadKind.PAYLOAD_KIND_PRIOR_STATE, state);
+    }
+    byte[] source = store.payload(jobOwner(job.id()), PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE.name())
+        .orElseThrow();
+    JobRecord leased = store.updateJob(job.id(), j -> j
+        .withLease(leaseId, session.agentId(), now.plus(settings.leaseTtl()))
+        .withView(j.view().toBuilder().setStatus(JobStatus.JOB_STATUS_RUNNING)
+            .setStartedAt(timestamp(now)).setAgentId(session.agentId())
+            .setAgentName(session.principal.agentName()).clearPendingReason().build()))
+        .orElseThrow();
+    JobAssignment assignment = JobAssignment.newBuilder()
+        .setLease(LeaseRef.newBuilder().setJobId(job.id()).setLeaseId(leaseId))
+        .setWorkspace(job.view().getWorkspace()).setType(job.view().getType())
+        .addAllVariables(leased.variables())
+        .setSource(Payloads.ref(PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE, source))
+        .setPriorState(priorState)
+        .setSavedPlan(Payloads.none(PayloadKind.PAYLOAD_KIND_SAVED_PLAN))
+        .putAllTags(job.view().getTagsMap())
+        .setSubmittedAt(job.view().getSubmittedAt()).setLeasedAt(timestamp(now))
+        .setNetwork(leased.view().getNetwork().isEmpty() ? "full" : leased.view().getNetwork())
+        .build();
+    session.freeSlots--;
+    if (!session.send(ServerMessage.newBuilder().setAssignment(assignment).build())) {
+      // The stream died between the match and the send: put the job back.
+      store.updateJob(job.id(), j -> j.withLease(null, null, null).withView(j.view().toBuilder()
+          .setStatus(JobStatus.JOB_STATUS_QUEUED).clearStartedAt().clearAgentId()
+          .clearAgentName().build()));
+      store.updateWorkspace(job.view().getWorkspace(), w -> w.withActiveJob(""));
+      return false;
+    }
+    audit("job.leased", session.principal, job.id(), "lease " + leaseId);
+    log.info("job {} leased to agent {}", job.id(), session.agentId());
+    return true;
+  }
+
+  // ---- jobs ---------------------------------------------------------------------------------
+
+  synchronized Job cancel(String jobId, String reason) throws StatusException {
+    JobRecord job = store.job(jobId).orElseThrow(
+        () -> Status.NOT_FOUND.withDescription("no job " + jobId).asException());
+    switch (job.view().getStatus()) {
+      case JOB_STATUS_QUEUED -> store.updateJob(jobId, j -> j.withView(j.view().toBuilder()
+          .setStatus(JobStatus.JOB_STATUS_CANCELLED).setFinishedAt(timestamp(now()))
+          .setErrorMessage("cancelled before it started: " + reason).build()));
+      case JOB_STATUS_RUNNING -> {
+        JobRecord updated = store.updateJob(jobId, j -> j.withView(j.view().toBuilder()
+            .setStatus(JobStatus.JOB_STATUS_CANCELLING).build())).orElseThrow();
+        AgentSession session = sessions.get(updated.leaseAgentId());
+        if (session != null) {
+          pushCancel(session, updated);
+        }
+      }
+      default -> { }
+    }
+    signalLogs();
+    return store.job(jobId).orElseThrow().view();
+  }
+
+  private void pushCancel(AgentSession session, JobRecord job) {
+    session.send(ServerMessage.newBuilder().setCancel(CancelJob.newBuilder()
+        .setLease(LeaseRef.newBuilder().setJobId(job.id()).setLeaseId(job.leaseId()))
+        .setReason("cancel requested by an operator")).build());
+  }
+
+  /**
+   * The job named by {@code lease}, checked against the caller: it must exist, belong to the
+   * caller's organization, and be leased to the caller with this lease. With
+   * {@code allowLate}, the agent that held a lease that has since ended may still deliver.
+   */
+  JobRecord checkLease(Principal caller, LeaseRef lease, boolean allowLate) throws StatusException {
+    Optional<JobRecord> found = store.job(lease.getJobId());
+    if (found.isEmpty() || !found.get().view().getWorkspace().getOrg().equals(caller.org())) {
+      // The same answer for "absent" and "another org's": no probing of other orgs' job ids.
+      throw Status.PERMISSION_DENIED.withDescription(
+          "job " + lease.getJobId() + " is not leased to this agent").asException();
+    }
+    JobRecord job = found.get();
+    boolean holder = lease.getLeaseId().equals(job.leaseId())
+        && agentId(caller).equals(job.leaseAgentId());
+    if (holder && (!job.terminal() || allowLate)) {
+      return job;
+    }
+    throw Status.PERMISSION_DENIED.withDescription("stale lease " + lease.getLeaseId()
+        + " for job " + lease.getJobId()).asException();
+  }
+
+  synchronized void release(JobRecord job) {
+    store.updateWorkspace(job.view().getWorkspace(),
+        w -> job.id().equals(w.activeJobId()) ? w.withActiveJob("") : w);
+    AgentSession session = sessions.get(job.leaseAgentId());
+    if (session != null) {
+      session.freeSlots = Math.min(session.maxJobs, session.freeSlots + 1);
+    }
+    dispatch();
+  }
+
+  static String agentId(Principal p) {
+    return p.org() + "/" + p.agentName();
+  }
+
+  // ---- logs -----------------------------------------------------------------------------
+
+  void signalLogs() {
+    synchronized (logSignal) {
+      logSignal.notifyAll();
+    }
+  }
+
+  /** Waits until something changes in any job's log or status, or the timeout passes. */
+  void awaitLogChange(Duration timeout) throws InterruptedException {
+    synchronized (logSignal) {
+      logSignal.wait(Math.max(1, timeout.toMillis()));
+    }
+  }
+
+  // ---- helpers --------------------------------------------------------------------------
+
+  void audit(String kind, Principal p, String jobId, String detail) {
+    store.audit(AuditEvent.newBuilder().setTime(timestamp(now())).setKind(kind)
+        .setOrg(p == null ? "" : p.org()).setKeyId(p == null ? "" : p.keyId())
+        .setAgentId(p == null ? "" : agentId(p)).setJobId(jobId).setDetail(detail).build());
+  }
+
+  static String jobOwner(String jobId) {
+    return "job/" + jobId;
+  }
+
+  static String workspaceOwner(WorkspaceRecord ws) {
+    return "workspace/" + ws.key();
+  }
+
+  static Timestamp timestamp(Instant t) {
+    return Times.timestamp(t);
+  }
+
+  static List<String> names(List<dev.outpost.proto.v1.Variable> vars) {
+    List<String> names = new ArrayList<>();
+    vars.forEach(v -> names.add(v.getName()));
+    return names;
+  }
+}

@@ -1,0 +1,126 @@
+package dev.outpost.stub.server;
+
+import dev.outpost.proto.Payloads;
+import dev.outpost.proto.Times;
+import dev.outpost.proto.v1.Job;
+import dev.outpost.proto.v1.JobStatus;
+import dev.outpost.proto.v1.PayloadKind;
+import dev.outpost.proto.v1.SubmitJobHeader;
+import dev.outpost.proto.v1.SubmitJobRequest;
+import dev.outpost.proto.v1.Variable;
+import dev.outpost.stub.store.JobRecord;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.util.HashSet;
+import java.util.Set;
+
+/** Receives a submitted job (header, then the source archive in chunks) and queues it. */
+final class JobSubmissions {
+  private final ControlPlane plane;
+  private final long maxPayloadBytes;
+
+  JobSubmissions(ControlPlane plane, long maxPayloadBytes) {
+    this.plane = plane;
+    this.maxPayloadBytes = maxPayloadBytes;
+  }
+
+  StreamObserver<SubmitJobRequest> receive(StreamObserver<Job> responses) {
+    return new StreamObserver<>() {
+      private SubmitJobHeader header;
+      private final ByteArrayOutputStream archive = new ByteArrayOutputStream();
+      private final Payloads.Receiver receiver = new Payloads.Receiver(archive, maxPayloadBytes);
+      private boolean failed;
+
+      @Override
+      public void onNext(SubmitJobRequest request) {
+        if (failed) {
+          return;
+        }
+        try {
+          if (header == null) {
+            if (!request.hasHeader()) {
+              throw Status.INVALID_ARGUMENT.withDescription("a submission starts with its header")
+                  .asException();
+            }
+            header = validate(request.getHeader());
+          } else if (request.hasChunk()) {
+            receiver.accept(request.getChunk());
+          }
+        } catch (StatusException e) {
+          failed = true;
+          responses.onError(e);
+        } catch (IllegalArgumentException | IOException e) {
+          failed = true;
+          responses.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException());
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        failed = true;
+      }
+
+      @Override
+      public void onCompleted() {
+        if (failed) {
+          return;
+        }
+        try {
+          if (header == null) {
+            throw Status.INVALID_ARGUMENT.withDescription("empty submission").asException();
+          }
+          receiver.complete();
+          responses.onNext(queue(header, archive.toByteArray()));
+          responses.onCompleted();
+        } catch (StatusException e) {
+          responses.onError(e);
+        } catch (IllegalArgumentException e) {
+          responses.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException());
+        }
+      }
+    };
+  }
+
+  private SubmitJobHeader validate(SubmitJobHeader h) throws StatusException {
+    String org = h.getWorkspace().getOrg();
+    if (plane.store().org(org).isEmpty()) {
+      throw Status.NOT_FOUND.withDescription("no org '" + org + "'").asException();
+    }
+    if (!AdminService.WORKSPACE_NAME.matcher(h.getWorkspace().getName()).matches()) {
+      throw Status.INVALID_ARGUMENT.withDescription("workspace name '" + h.getWorkspace().getName()
+          + "' is invalid: use letters, digits, '.', '_' and '-' (at most 64)").asException();
+    }
+    if (h.getType().getTypeCase() == dev.outpost.proto.v1.JobType.TypeCase.TYPE_NOT_SET) {
+      throw Status.INVALID_ARGUMENT.withDescription("the job has no type").asException();
+    }
+    if (!h.getNetwork().isEmpty() && !Set.of("full", "none").contains(h.getNetwork())) {
+      throw Status.INVALID_ARGUMENT.withDescription("network '" + h.getNetwork()
+          + "' is invalid: use full or none").asException();
+    }
+    Set<String> names = new HashSet<>();
+    for (Variable v : h.getVariablesList()) {
+      if (!v.getName().matches("[A-Za-z_][A-Za-z0-9_-]*") || !names.add(v.getName())) {
+        throw Status.INVALID_ARGUMENT.withDescription("variable name '" + v.getName()
+            + "' is invalid or repeated").asException();
+      }
+    }
+    return h;
+  }
+
+  private Job queue(SubmitJobHeader h, byte[] archive) {
+    String id = AdminService.newJobId();
+    plane.store().putPayload(ControlPlane.jobOwner(id), PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE.name(),
+        archive);
+    Job view = Job.newBuilder().setId(id).setWorkspace(h.getWorkspace()).setType(h.getType())
+        .setStatus(JobStatus.JOB_STATUS_QUEUED).putAllTags(h.getTagsMap())
+        .setSubmittedAt(Times.timestamp(plane.now())).setNetwork(h.getNetwork().isEmpty()
+            ? "full" : h.getNetwork())
+        .addAllVariableNames(ControlPlane.names(h.getVariablesList())).build();
+    plane.store().putJob(new JobRecord(view, h.getVariablesList(), null, null, null, 0));
+    plane.dispatch();
+    return plane.store().job(id).orElseThrow().view();
+  }
+}

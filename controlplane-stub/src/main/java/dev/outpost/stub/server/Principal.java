@@ -1,0 +1,19 @@
+package dev.outpost.stub.server;
+
+import io.grpc.Context;
+
+/**
+ * Who is calling the Provisioner service: proven by both a client certificate (agent name, org)
+ * and an org key of the same organization.
+ */
+public record Principal(String org, String agentName, String keyId, String certSerial) {
+  static final Context.Key<Principal> KEY = Context.key("outpost-principal");
+
+  static Principal current() {
+    Principal p = KEY.get();
+    if (p == null) {
+      throw new IllegalStateException("no authenticated principal in context");
+    }
+    return p;
+  }
+}
