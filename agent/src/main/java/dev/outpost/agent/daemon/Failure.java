@@ -1,0 +1,85 @@
+package dev.outpost.agent.daemon;
+
+import dev.outpost.proto.ExitCodes;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import javax.net.ssl.SSLException;
+
+/**
+ * Classifies RPC failures in one place: what may be retried, and for what is not, the exit code
+ * and a message saying what to fix.
+ */
+public record Failure(Kind kind, String message) {
+  public enum Kind {
+    /** Network trouble or a server restart: retry with backoff. */
+    RETRYABLE(ExitCodes.UNREACHABLE),
+    /** Credentials refused (key, certificate, TLS trust): retrying cannot help. */
+    AUTH(ExitCodes.AUTH),
+    /** The peer speaks an incompatible protocol version. */
+    PROTOCOL(ExitCodes.PROTOCOL_MISMATCH),
+    /** Refused for this request only (stale lease, bad argument). */
+    REFUSED(ExitCodes.INTERNAL);
+
+    public final int exitCode;
+
+    Kind(int exitCode) {
+      this.exitCode = exitCode;
+    }
+  }
+
+  public static Failure of(Throwable t) {
+    Status status = Status.fromThrowable(t);
+    String description = status.getDescription() == null ? "" : status.getDescription();
+    SSLException tls = find(t, SSLException.class);
+    if (tls != null) {
+      return new Failure(Kind.AUTH, tlsMessage(tls));
+    }
+    return switch (status.getCode()) {
+      case UNAUTHENTICATED -> new Failure(Kind.AUTH, "the control plane refused the agent's "
+          + "credentials: " + description + " (check --org-key-file, --cert and --key)");
+      case FAILED_PRECONDITION -> description.contains("protocol")
+          ? new Failure(Kind.PROTOCOL, description)
+          : new Failure(Kind.REFUSED, description);
+      case PERMISSION_DENIED, INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, OUT_OF_RANGE,
+          UNIMPLEMENTED -> new Failure(Kind.REFUSED, status.getCode() + ": " + description);
+      default -> new Failure(Kind.RETRYABLE, status.getCode() + (description.isEmpty() ? ""
+          : ": " + description) + causeText(t));
+    };
+  }
+
+  /** A failed handshake reads the TLS alert in the cause chain, so it is not taken for an outage. */
+  private static String tlsMessage(SSLException e) {
+    String text = String.valueOf(e.getMessage());
+    if (text.contains("PKIX") || text.contains("unable to find valid certification path")) {
+      return "TLS handshake failed: the control plane's certificate is not issued by the CA in "
+          + "--ca (" + text + ")";
+    }
+    if (text.contains("No subject alternative") || text.contains("No name matching")) {
+      return "TLS handshake failed: the control plane's certificate does not match the host in "
+          + "--control-plane (" + text + ")";
+    }
+    return "TLS handshake failed: the control plane rejected the agent's client certificate ("
+        + text + "); check that --cert and --key are issued by a CA the control plane trusts";
+  }
+
+  private static String causeText(Throwable t) {
+    Throwable root = t;
+    while (root.getCause() != null) {
+      root = root.getCause();
+    }
+    return root == t || root.getMessage() == null ? "" : " (" + root.getMessage() + ")";
+  }
+
+  static <T extends Throwable> T find(Throwable t, Class<T> type) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (type.isInstance(c)) {
+        return type.cast(c);
+      }
+    }
+    return null;
+  }
+
+  public static boolean isRetryable(Throwable t) {
+    return t instanceof StatusRuntimeException && of(t).kind == Kind.RETRYABLE;
+  }
+}

@@ -1,0 +1,134 @@
+package dev.outpost.agent.daemon;
+
+import dev.outpost.agent.job.JobRunner;
+import dev.outpost.agent.job.JobSettings;
+import dev.outpost.proto.v1.HeartbeatRequest;
+import dev.outpost.proto.v1.HeartbeatResponse;
+import dev.outpost.proto.v1.JobAssignment;
+import dev.outpost.proto.v1.LeaseRef;
+import dev.outpost.proto.v1.LeaseStatus;
+import dev.outpost.proto.v1.TerraformBinary;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The agent's job slots: running jobs by id, their heartbeats, and cancellation. */
+final class JobSlots {
+  private static final Logger log = LoggerFactory.getLogger(JobSlots.class);
+
+  private final int max;
+  private final JobSettings settings;
+  private final ControlPlaneClient client;
+  private final IntConsumer announceFree;
+  private final Map<String, JobRunner> running = new ConcurrentHashMap<>();
+  private final ExecutorService workers = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "job-worker");
+    t.setDaemon(true);
+    return t;
+  });
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "heartbeat");
+    t.setDaemon(true);
+    return t;
+  });
+  private ScheduledFuture<?> heartbeat;
+
+  JobSlots(int max, JobSettings settings, ControlPlaneClient client, IntConsumer announceFree) {
+    this.max = max;
+    this.settings = settings;
+    this.client = client;
+    this.announceFree = announceFree;
+  }
+
+  int free() {
+    return Math.max(0, max - running.size());
+  }
+
+  TerraformBinary terraformVersion() {
+    return settings.terraformVersion();
+  }
+
+  List<LeaseRef> leases() {
+    return running.values().stream().map(JobRunner::lease).toList();
+  }
+
+  synchronized void start(JobAssignment assignment) {
+    String id = assignment.getLease().getJobId();
+    if (running.containsKey(id)) {
+      log.info("job {} is already running here; ignoring the repeated assignment", id);
+      return;
+    }
+    if (free() == 0) {
+      // The control plane never assigns beyond the free slots reported; if it does anyway,
+      // the lease expires and the job is reported interrupted rather than run half-prepared.
+      log.error("job {} assigned with no free slot; not started", id);
+      return;
+    }
+    JobRunner runner = new JobRunner(assignment, settings,
+        new LeaseCalls(client, assignment.getLease()), () -> finished(id));
+    running.put(id, runner);
+    log.info("job {} accepted ({} of {} slots busy)", id, running.size(), max);
+    workers.execute(runner);
+  }
+
+  private void finished(String id) {
+    running.remove(id);
+    announceFree.accept(free());
+  }
+
+  void cancel(LeaseRef lease, String reason) {
+    JobRunner runner = running.get(lease.getJobId());
+    if (runner != null && runner.lease().getLeaseId().equals(lease.getLeaseId())) {
+      runner.cancel(reason);
+    }
+  }
+
+  synchronized void startHeartbeat(Duration interval) {
+    if (heartbeat != null) {
+      heartbeat.cancel(false);
+    }
+    long ms = Math.max(200, interval.toMillis());
+    heartbeat = timer.scheduleWithFixedDelay(this::beat, ms, ms, TimeUnit.MILLISECONDS);
+  }
+
+  private void beat() {
+    List<LeaseRef> leases = leases();
+    if (leases.isEmpty()) {
+      return;
+    }
+    try {
+      HeartbeatResponse response = client.blocking(ControlPlaneClient.CALL_DEADLINE)
+          .heartbeat(HeartbeatRequest.newBuilder().addAllLeases(leases).build());
+      for (LeaseStatus status : response.getLeasesList()) {
+        switch (status.getState()) {
+          case STATE_CANCEL_REQUESTED -> cancel(status.getLease(), "cancel requested");
+          case STATE_EXPIRED, STATE_UNKNOWN -> cancel(status.getLease(),
+              "the control plane no longer holds this job's lease (" + status.getState() + ")");
+          default -> { }
+        }
+      }
+    } catch (RuntimeException e) {
+      log.warn("heartbeat failed: {}", Failure.of(e).message());
+    }
+  }
+
+  /** Interrupts every running job and waits (bounded) for their results to be delivered. */
+  void stopAll(String reason) throws InterruptedException {
+    timer.shutdownNow();
+    running.values().forEach(r -> r.cancel(reason));
+    workers.shutdown();
+    if (!workers.awaitTermination(settings.cancelGrace().toMillis() + 60_000,
+        TimeUnit.MILLISECONDS)) {
+      log.warn("{} job(s) still delivering at exit; their directories are kept", running.size());
+    }
+  }
+}

@@ -1,0 +1,11 @@
+package dev.outpost.agent.job;
+
+import dev.outpost.agent.sandbox.Sandbox;
+import dev.outpost.proto.v1.TerraformBinary;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+
+/** What every job of this agent shares: where jobs live, which Terraform, which sandbox. */
+public record JobSettings(Path workDir, Path terraform, TerraformBinary terraformVersion,
+    Sandbox sandbox, Duration cancelGrace, Clock clock) {}

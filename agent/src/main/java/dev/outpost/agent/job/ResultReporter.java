@@ -1,0 +1,136 @@
+package dev.outpost.agent.job;
+
+import dev.outpost.agent.daemon.Backoff;
+import dev.outpost.agent.daemon.Failure;
+import dev.outpost.agent.logs.LogPipeline;
+import dev.outpost.agent.terraform.StateReader;
+import dev.outpost.agent.terraform.Terraform;
+import dev.outpost.agent.terraform.TerraformOutput;
+import dev.outpost.agent.terraform.TerraformResource;
+import dev.outpost.agent.terraform.TerraformRun;
+import dev.outpost.agent.terraform.TerraformState;
+import dev.outpost.agent.workspace.JobDirectory;
+import dev.outpost.proto.v1.CompleteJobRequest;
+import dev.outpost.proto.v1.CompleteJobResponse;
+import dev.outpost.proto.v1.JobAssignment;
+import dev.outpost.proto.v1.LogLevel;
+import dev.outpost.proto.v1.Output;
+import dev.outpost.proto.v1.PayloadKind;
+import dev.outpost.proto.v1.PayloadRef;
+import dev.outpost.proto.v1.Resource;
+import dev.outpost.proto.v1.Stage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Delivers a job's result: the state Terraform left (whatever the outcome), outputs and
+ * resources read with {@code show -json}, then CompleteJob, repeated on retryable failures until
+ * the control plane acknowledges it. The log is delivered first, so a finished job's log is
+ * complete when the control plane marks it finished.
+ */
+final class ResultReporter {
+  private static final Logger log = LoggerFactory.getLogger(ResultReporter.class);
+  private static final Duration SHOW_TIMEOUT = Duration.ofSeconds(120);
+
+  private final JobAssignment assignment;
+  private final JobSettings settings;
+  private final JobCalls calls;
+  private final LogPipeline pipeline;
+
+  ResultReporter(JobAssignment assignment, JobSettings settings, JobCalls calls,
+      LogPipeline pipeline) {
+    this.assignment = assignment;
+    this.settings = settings;
+    this.calls = calls;
+    this.pipeline = pipeline;
+  }
+
+  /** True once the control plane acknowledged the result. */
+  boolean report(JobOutcome outcome, JobDirectory dir, Terraform tf) throws Exception {
+    CompleteJobRequest.Builder result = CompleteJobRequest.newBuilder()
+        .setLease(assignment.getLease()).setOutcome(outcome.wire())
+        .setErrorMessage(outcome.message()).setExitCode(outcome.exitCode())
+        .setTerraform(settings.terraformVersion());
+    Path state = dir == null ? null : dir.stateFile();
+    boolean hasState = state != null && Files.isRegularFile(state) && Files.size(state) > 0;
+    if (hasState && tf != null) {
+      describeState(tf, dir, result);
+    }
+    pipeline.agentMessage(Stage.STAGE_SETUP,
+        outcome instanceof JobOutcome.Succeeded ? LogLevel.LOG_LEVEL_INFO : LogLevel.LOG_LEVEL_ERROR,
+        "job " + assignment.getLease().getJobId() + " "
+            + outcome.wire().name().replace("JOB_OUTCOME_", "").toLowerCase(java.util.Locale.ROOT)
+            + (outcome.message().isEmpty() ? "" : ": " + outcome.message()));
+    while (!pipeline.awaitDelivered(Duration.ofSeconds(5))) {
+      log.info("job {}: waiting to deliver its log before the result ({})",
+          assignment.getLease().getJobId(), pipeline.deliveryProblem());
+    }
+    result.setLastLogSeq(pipeline.lastSeq()).setRedactedCount(pipeline.redactedCount());
+    Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(30));
+    while (true) {
+      try {
+        if (hasState) {
+          PayloadRef ref = calls.upload(PayloadKind.PAYLOAD_KIND_STATE, state);
+          result.setState(ref);
+        }
+        CompleteJobResponse response = calls.complete(result.build());
+        if (response.getStateKeptAside()) {
+          log.warn("job {}: the control plane kept the state aside instead of adopting it",
+              assignment.getLease().getJobId());
+        }
+        log.info("job {}: result acknowledged ({})", assignment.getLease().getJobId(),
+            outcome.wire());
+        return response.getAcknowledged();
+      } catch (Exception e) {
+        Failure f = Failure.of(e);
+        if (f.kind() != Failure.Kind.RETRYABLE) {
+          log.error("job {}: the control plane refused the result: {}",
+              assignment.getLease().getJobId(), f.message());
+          return false;
+        }
+        log.warn("job {}: delivering the result failed, will retry: {}",
+            assignment.getLease().getJobId(), f.message());
+        Thread.sleep(backoff.next().toMillis());
+      }
+    }
+  }
+
+  private void describeState(Terraform tf, JobDirectory dir, CompleteJobRequest.Builder result) {
+    Path out = dir.controlDir().resolve("state.json");
+    try {
+      TerraformRun show = tf.showJson(null, out);
+      Integer code = show.waitFor(SHOW_TIMEOUT).orElse(null);
+      if (code == null) {
+        show.stop(settings.cancelGrace());
+        throw new IllegalStateException("terraform show -json did not finish within "
+            + SHOW_TIMEOUT);
+      }
+      if (code != 0) {
+        throw new IllegalStateException("terraform show -json exited with " + code + ": "
+            + show.stderrTail(500));
+      }
+      TerraformState state = StateReader.readShowJson(out);
+      for (TerraformOutput o : state.outputs()) {
+        result.addOutputs(Output.newBuilder().setName(o.name()).setValueJson(o.valueJson())
+            .setSensitive(o.sensitive()).setTypeJson(o.typeJson()));
+      }
+      for (TerraformResource r : state.resources()) {
+        result.addResources(Resource.newBuilder().setAddress(r.address()).setType(r.type())
+            .setName(r.name()).setProvider(r.provider()).setMode(r.mode()));
+      }
+    } catch (Exception e) {
+      pipeline.agentMessage(Stage.STAGE_SHOW, LogLevel.LOG_LEVEL_WARN,
+          "could not read outputs and resources from the state: " + e.getMessage());
+    } finally {
+      try {
+        // state.json holds secrets in clear; it must not outlive its use.
+        Files.deleteIfExists(out);
+      } catch (java.io.IOException ignored) {
+        // The job directory is removed as a whole after acknowledgement.
+      }
+    }
+  }
+}
