@@ -1,6 +1,5 @@
 package dev.outpost.stub.cli;
 
-import dev.outpost.proto.Payloads;
 import dev.outpost.proto.v1.ApplyJob;
 import dev.outpost.proto.v1.CancelJobRequest;
 import dev.outpost.proto.v1.DestroyJob;
@@ -9,18 +8,14 @@ import dev.outpost.proto.v1.Job;
 import dev.outpost.proto.v1.JobStatus;
 import dev.outpost.proto.v1.JobType;
 import dev.outpost.proto.v1.LogEntry;
-import dev.outpost.proto.v1.PayloadKind;
 import dev.outpost.proto.v1.PlanJob;
 import dev.outpost.proto.v1.StreamLogsRequest;
 import dev.outpost.proto.v1.SubmitJobHeader;
-import dev.outpost.proto.v1.SubmitJobRequest;
 import dev.outpost.proto.v1.TemplateImport;
 import dev.outpost.proto.v1.Variable;
 import dev.outpost.proto.v1.WorkspaceRef;
 import dev.outpost.stub.server.AdminClient;
-import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
+import dev.outpost.stub.server.SourceArchive;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,10 +23,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -80,9 +71,14 @@ final class JobCommand {
       vars.forEach((k, v) -> header.addVariables(Variable.newBuilder().setName(k).setValue(v)));
       sensitiveVars.forEach((k, v) -> header.addVariables(
           Variable.newBuilder().setName(k).setValue(v).setSensitive(true)));
-      byte[] archive = SourceArchive.pack(dir);
+      byte[] archive;
+      try {
+        archive = SourceArchive.pack(dir);
+      } catch (IllegalArgumentException e) {
+        throw new CliException(CliException.Kind.CONFIG, e.getMessage());
+      }
       try (AdminClient client = admin.connect()) {
-        Job job = submit(client, header.build(), archive);
+        Job job = client.submit(header.build(), archive);
         System.out.println(job.getId());
       }
       return 0;
@@ -98,41 +94,6 @@ final class JobCommand {
         default -> throw new CliException(CliException.Kind.CONFIG, "--action '" + action
             + "' is invalid: use import, plan, apply or destroy");
       };
-    }
-  }
-
-  /** Streams the header and the archive's chunks; returns the queued job. */
-  static Job submit(AdminClient client, SubmitJobHeader header, byte[] archive)
-      throws IOException, InterruptedException {
-    CompletableFuture<Job> result = new CompletableFuture<>();
-    StreamObserver<SubmitJobRequest> requests = client.async(60).submitJob(new StreamObserver<>() {
-      @Override
-      public void onNext(Job job) {
-        result.complete(job);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        result.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    });
-    requests.onNext(SubmitJobRequest.newBuilder().setHeader(header).build());
-    Payloads.send(PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE, new ByteArrayInputStream(archive),
-        chunk -> requests.onNext(SubmitJobRequest.newBuilder().setChunk(chunk).build()));
-    requests.onCompleted();
-    try {
-      return result.get(60, TimeUnit.SECONDS);
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof RuntimeException r) {
-        throw r;
-      }
-      throw new IOException(e.getCause());
-    } catch (TimeoutException e) {
-      throw new CliException(CliException.Kind.UNREACHABLE, "the stub did not answer the "
-          + "submission within 60 s");
     }
   }
 

@@ -1,6 +1,17 @@
 package dev.outpost.stub.server;
 
+import dev.outpost.proto.Payloads;
 import dev.outpost.proto.ProtocolVersion;
+import dev.outpost.proto.v1.Job;
+import dev.outpost.proto.v1.PayloadKind;
+import dev.outpost.proto.v1.SubmitJobHeader;
+import dev.outpost.proto.v1.SubmitJobRequest;
+import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import dev.outpost.proto.v1.AdminGrpc;
 import io.grpc.CallCredentials;
 import io.grpc.Grpc;
@@ -47,6 +58,42 @@ public final class AdminClient implements AutoCloseable {
         applier.apply(headers);
       }
     };
+  }
+
+  /** Streams a job's header and source archive; returns the queued job. */
+  public Job submit(SubmitJobHeader header, byte[] archive) throws IOException {
+    CompletableFuture<Job> result = new CompletableFuture<>();
+    StreamObserver<SubmitJobRequest> requests = async(60).submitJob(new StreamObserver<>() {
+      @Override
+      public void onNext(Job job) {
+        result.complete(job);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        result.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {}
+    });
+    requests.onNext(SubmitJobRequest.newBuilder().setHeader(header).build());
+    Payloads.send(PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE, new ByteArrayInputStream(archive),
+        chunk -> requests.onNext(SubmitJobRequest.newBuilder().setChunk(chunk).build()));
+    requests.onCompleted();
+    try {
+      return result.get(60, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IOException(e.getCause());
+    } catch (TimeoutException e) {
+      throw new IOException("the stub did not answer the submission within 60 s", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while submitting", e);
+    }
   }
 
   @Override

@@ -1,4 +1,4 @@
-package dev.outpost.stub.cli;
+package dev.outpost.stub.server;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -16,12 +16,16 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * Packs a Terraform configuration directory into the tar.gz a job carries. Terraform's own
  * working files (.terraform/, state files) stay out: the state travels with the workspace.
  */
-final class SourceArchive {
+public final class SourceArchive {
   private SourceArchive() {}
 
-  static byte[] pack(Path dir) throws IOException {
+  /**
+   * Packs {@code dir}; throws {@link IllegalArgumentException} naming the problem when it is not
+   * a directory with Terraform configuration or holds a symbolic link.
+   */
+  public static byte[] pack(Path dir) throws IOException {
     if (!Files.isDirectory(dir)) {
-      throw new CliException(CliException.Kind.CONFIG, dir + " is not a directory");
+      throw new IllegalArgumentException(dir + " is not a directory");
     }
     List<Path> files;
     try (Stream<Path> walk = Files.walk(dir)) {
@@ -32,7 +36,7 @@ final class SourceArchive {
         && (p.getFileName().toString().endsWith(".tf")
             || p.getFileName().toString().endsWith(".tf.json")));
     if (!hasConfig) {
-      throw new CliException(CliException.Kind.CONFIG, dir
+      throw new IllegalArgumentException(dir
           + " contains no Terraform configuration (no *.tf or *.tf.json file at its top level)");
     }
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -43,7 +47,7 @@ final class SourceArchive {
       for (Path file : files) {
         String name = dir.relativize(file).toString().replace('\\', '/');
         if (Files.isSymbolicLink(file)) {
-          throw new CliException(CliException.Kind.CONFIG, file
+          throw new IllegalArgumentException(file
               + " is a symbolic link; the job archive takes regular files and directories only");
         }
         boolean directory = Files.isDirectory(file, LinkOption.NOFOLLOW_LINKS);

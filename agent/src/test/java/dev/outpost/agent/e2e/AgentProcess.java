@@ -1,0 +1,77 @@
+package dev.outpost.agent.e2e;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/** The agent, started from its jar as a separate process; its output goes to a file. */
+final class AgentProcess implements AutoCloseable {
+  private final Process process;
+  private final Path output;
+
+  private AgentProcess(Process process, Path output) {
+    this.process = process;
+    this.output = output;
+  }
+
+  /** Options for a run: the minimum an agent needs, plus extra flags. */
+  record Options(String controlPlane, Path ca, Path cert, Path key, Path orgKeyFile,
+      Path stateDir, Path workDir, List<String> extra) {
+
+    List<String> arguments() {
+      List<String> args = new ArrayList<>(List.of("run", "--control-plane", controlPlane,
+          "--ca", ca.toString(), "--cert", cert.toString(), "--key", key.toString(),
+          "--org-key-file", orgKeyFile.toString(), "--state-dir", stateDir.toString(),
+          "--work-dir", workDir.toString(), "--cancel-grace", "PT1S", "--connect-timeout", "PT3S"));
+      args.addAll(extra);
+      return args;
+    }
+  }
+
+  static AgentProcess start(Options options, Path output) throws IOException {
+    List<String> command = new ArrayList<>(List.of(Jars.java(), "-jar", Jars.agent().toString()));
+    command.addAll(options.arguments());
+    return start(command, output);
+  }
+
+  static AgentProcess start(List<String> command, Path output) throws IOException {
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(output.toFile());
+    // A variable that must never reach a job: the tests look for it in job logs.
+    builder.environment().put("OUTPOST_TEST_CANARY", "agent-env-canary-7f3a");
+    return new AgentProcess(builder.start(), output);
+  }
+
+  Optional<Integer> awaitExit(Duration timeout) throws InterruptedException {
+    return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)
+        ? Optional.of(process.exitValue()) : Optional.empty();
+  }
+
+  boolean isAlive() {
+    return process.isAlive();
+  }
+
+  long pid() {
+    return process.pid();
+  }
+
+  String output() throws IOException {
+    return Files.exists(output) ? Files.readString(output) : "";
+  }
+
+  /** SIGTERM and wait; the agent drains and exits on its own. */
+  @Override
+  public void close() throws InterruptedException {
+    if (process.isAlive()) {
+      process.destroy();
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+}

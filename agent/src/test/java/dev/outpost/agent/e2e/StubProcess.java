@@ -1,0 +1,138 @@
+package dev.outpost.agent.e2e;
+
+import static org.awaitility.Awaitility.await;
+
+import dev.outpost.proto.v1.CreateKeyRequest;
+import dev.outpost.proto.v1.CreateOrgRequest;
+import dev.outpost.proto.v1.GetJobRequest;
+import dev.outpost.proto.v1.Job;
+import dev.outpost.proto.v1.LogEntry;
+import dev.outpost.proto.v1.StreamLogsRequest;
+import dev.outpost.proto.v1.SubmitJobHeader;
+import dev.outpost.proto.v1.Variable;
+import dev.outpost.proto.v1.WorkspaceRef;
+import dev.outpost.stub.server.AdminClient;
+import dev.outpost.stub.server.SourceArchive;
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+
+/** The control-plane stub, started from its jar as a separate process, with a fresh PKI. */
+final class StubProcess implements AutoCloseable {
+  final Path dataDir;
+  final TestPki pki;
+  private final Process process;
+  private final AdminClient admin;
+  private final String agentPort;
+
+  private StubProcess(Path dataDir, TestPki pki, Process process, AdminClient admin,
+      String agentPort) {
+    this.dataDir = dataDir;
+    this.pki = pki;
+    this.process = process;
+    this.admin = admin;
+    this.agentPort = agentPort;
+  }
+
+  static StubProcess start(Path dataDir) throws IOException {
+    TestPki pki = TestPki.create(dataDir.resolve("pki"));
+    Process process = new ProcessBuilder(Jars.java(), "-jar", Jars.stub().toString(), "serve",
+        "--data-dir", dataDir.toString(), "--listen", "127.0.0.1:0",
+        "--admin-listen", "127.0.0.1:0", "--heartbeat-interval", "PT1S")
+        .redirectErrorStream(true)
+        .redirectOutput(dataDir.resolve("stub.log").toFile())
+        .start();
+    Path endpoints = dataDir.resolve("endpoints");
+    await("stub endpoints file").atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> Files.exists(endpoints) || !process.isAlive());
+    if (!process.isAlive()) {
+      throw new IllegalStateException("the stub exited: " + Files.readString(dataDir.resolve("stub.log")));
+    }
+    Properties p = new Properties();
+    p.load(new StringReader(Files.readString(endpoints)));
+    String token = Files.readString(dataDir.resolve("admin.token")).trim();
+    AdminClient admin = new AdminClient(p.getProperty("admin"), token);
+    String agent = p.getProperty("agent");
+    return new StubProcess(dataDir, pki, process, admin, agent.substring(agent.lastIndexOf(':') + 1));
+  }
+
+  /** The agent-facing address, by host name so that the certificate's DNS SAN is checked. */
+  String agentTarget() {
+    return "localhost:" + agentPort;
+  }
+
+  AdminClient admin() {
+    return admin;
+  }
+
+  /** Creates the org (if needed) and a key; returns the key's secret. */
+  String createKey(String org, Map<String, String> tags) {
+    try {
+      admin.blocking(10).createOrg(CreateOrgRequest.newBuilder().setName(org).build());
+    } catch (io.grpc.StatusRuntimeException e) {
+      if (e.getStatus().getCode() != io.grpc.Status.Code.ALREADY_EXISTS) {
+        throw e;
+      }
+    }
+    return admin.blocking(10).createKey(CreateKeyRequest.newBuilder().setOrg(org)
+        .putAllTags(tags).build()).getSecret();
+  }
+
+  Job submitApply(Path dir, String org, String workspace, Map<String, String> vars,
+      Map<String, String> sensitive) throws IOException {
+    SubmitJobHeader.Builder h = SubmitJobHeader.newBuilder()
+        .setWorkspace(WorkspaceRef.newBuilder().setOrg(org).setName(workspace))
+        .setType(dev.outpost.proto.v1.JobType.newBuilder()
+            .setApply(dev.outpost.proto.v1.ApplyJob.getDefaultInstance()));
+    vars.forEach((k, v) -> h.addVariables(Variable.newBuilder().setName(k).setValue(v)));
+    sensitive.forEach((k, v) -> h.addVariables(Variable.newBuilder().setName(k).setValue(v)
+        .setSensitive(true)));
+    return admin.submit(h.build(), SourceArchive.pack(dir));
+  }
+
+  Job job(String id) {
+    return admin.blocking(10).getJob(GetJobRequest.newBuilder().setId(id).build());
+  }
+
+  List<LogEntry> logs(String jobId) {
+    List<LogEntry> entries = new ArrayList<>();
+    admin.blocking(30).streamLogs(StreamLogsRequest.newBuilder().setJobId(jobId).build())
+        .forEachRemaining(entries::add);
+    return entries;
+  }
+
+  /** Waits until the job has ended and its whole log is stored. */
+  Job awaitFinished(String jobId, Duration timeout) {
+    return await("job " + jobId + " finished").atMost(timeout).pollInterval(Duration.ofMillis(100))
+        .until(() -> job(jobId), j -> isTerminal(j) && j.getLogEntries() >= j.getLastLogSeq());
+  }
+
+  static boolean isTerminal(Job j) {
+    return switch (j.getStatus()) {
+      case JOB_STATUS_SUCCEEDED, JOB_STATUS_FAILED, JOB_STATUS_CANCELLED,
+          JOB_STATUS_INTERRUPTED -> true;
+      default -> false;
+    };
+  }
+
+  String log() throws IOException {
+    return Files.readString(dataDir.resolve("stub.log"));
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    admin.close();
+    process.destroy();
+    if (!process.waitFor(10, TimeUnit.SECONDS)) {
+      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+}
