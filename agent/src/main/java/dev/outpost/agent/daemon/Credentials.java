@@ -13,14 +13,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
+import java.security.Signature;
 import java.security.PrivateKey;
-import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
-import javax.net.ssl.KeyManagerFactory;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
@@ -48,20 +46,16 @@ public final class Credentials {
     readCertificates("--ca", caFile);
     PrivateKey key = readPrivateKey(keyFile);
     readOrgKey(orgKeyFile);
+    if (!matches(key, chain.get(0))) {
+      throw new ConfigException("--key " + keyFile + " is not the private key of the certificate "
+          + "in --cert " + certFile);
+    }
     try {
-      KeyStore store = KeyStore.getInstance("PKCS12");
-      store.load(null, null);
-      store.setKeyEntry("agent", key, new char[0], chain.toArray(Certificate[]::new));
-      KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-      kmf.init(store, new char[0]);
       ChannelCredentials tls = TlsChannelCredentials.newBuilder()
-          .keyManager(kmf.getKeyManagers())
+          .keyManager(new AgentKeyManager(key, chain.toArray(X509Certificate[]::new)))
           .trustManager(caFile.toFile())
           .build();
       return new Credentials(tls, orgKeyFile, chain.get(0));
-    } catch (GeneralSecurityException e) {
-      throw new ConfigException("--key " + keyFile + " does not match --cert " + certFile
-          + " or cannot be used: " + e.getMessage(), e);
     } catch (IOException e) {
       throw new ConfigException("--ca " + caFile + " cannot be used: " + e.getMessage(), e);
     }
@@ -94,6 +88,24 @@ public final class Credentials {
         applier.apply(headers);
       }
     };
+  }
+
+  /** Signs and verifies a probe, so a mismatched key fails here and not in a handshake. */
+  static boolean matches(PrivateKey key, X509Certificate cert) {
+    String algorithm = key.getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA";
+    try {
+      byte[] probe = "outpost-key-check".getBytes(StandardCharsets.US_ASCII);
+      Signature signer = Signature.getInstance(algorithm);
+      signer.initSign(key);
+      signer.update(probe);
+      byte[] signature = signer.sign();
+      Signature verifier = Signature.getInstance(algorithm);
+      verifier.initVerify(cert.getPublicKey());
+      verifier.update(probe);
+      return verifier.verify(signature);
+    } catch (GeneralSecurityException e) {
+      return false;
+    }
   }
 
   static String readOrgKey(Path file) {
