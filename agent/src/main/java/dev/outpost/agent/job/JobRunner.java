@@ -21,6 +21,7 @@ import dev.outpost.proto.v1.Variable;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -199,6 +200,9 @@ public final class JobRunner implements Runnable {
     }
     pipeline.follow(stage, run.stdoutFile(), run.stderrFile(), () -> run.exitCode().isPresent());
     int code = run.exitCode().orElseThrow();
+    // Terraform has exited, but a local-exec's background children may live on inside the
+    // sandbox; they must not outlive their stage.
+    run.stop(Duration.ZERO);
     synchronized (this) {
       current = null;
       if (cancelReason != null) {

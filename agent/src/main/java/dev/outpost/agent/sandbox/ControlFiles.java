@@ -1,0 +1,112 @@
+package dev.outpost.agent.sandbox;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * The bookkeeping files a launch leaves in its control directory. They, not JVM objects, are
+ * the truth about a process, so a restarted JVM sees exactly what the old one saw.
+ */
+final class ControlFiles {
+  static final String SANDBOX = "sandbox";
+  /** "PID STARTTIME" of the launched process (outer bwrap, or the command itself for "none"). */
+  static final String PID = "pid";
+  /** bwrap --info-fd: {"child-pid": N, ...}, N = host PID of the sandbox's init. */
+  static final String INFO = "info.json";
+  /** bwrap --json-status-fd: the info object, then {"exit-code": N} at the end. */
+  static final String STATUS = "status.json";
+  /** Exit status as the wrapper's `wait` saw it (128+N for a signal), written atomically. */
+  static final String EXIT = "exit";
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Path dir;
+
+  ControlFiles(Path dir) {
+    this.dir = dir;
+  }
+
+  Path dir() {
+    return dir;
+  }
+
+  Optional<String> sandboxName() {
+    return read(SANDBOX).map(String::trim);
+  }
+
+  /** [pid, startTime] once the wrapper recorded them. */
+  Optional<long[]> launched() {
+    return read(PID).flatMap(text -> {
+      String[] parts = text.trim().split(" ");
+      if (parts.length != 2) {
+        return Optional.empty();
+      }
+      try {
+        return Optional.of(new long[] {Long.parseLong(parts[0]), Long.parseLong(parts[1])});
+      } catch (NumberFormatException e) {
+        return Optional.empty();
+      }
+    });
+  }
+
+  Optional<Integer> wrapperExit() {
+    return read(EXIT).flatMap(ControlFiles::parseInt);
+  }
+
+  Optional<Long> bwrapChildPid() {
+    return jsonValues(INFO, "child-pid").map(JsonNode::asLong);
+  }
+
+  /** Inode of the sandbox's PID namespace: identifies the init PID even after reparenting. */
+  Optional<Long> bwrapPidNamespace() {
+    return jsonValues(INFO, "pid-namespace").map(JsonNode::asLong);
+  }
+
+  Optional<Integer> bwrapExitCode() {
+    return jsonValues(STATUS, "exit-code").map(JsonNode::asInt);
+  }
+
+  /** bwrap writes a stream of JSON objects (pretty-printed or one a line); find the field. */
+  private Optional<JsonNode> jsonValues(String file, String field) {
+    Optional<String> text = read(file);
+    if (text.isEmpty()) {
+      return Optional.empty();
+    }
+    try (var parser = JSON.createParser(text.get())) {
+      var values = JSON.readValues(parser, JsonNode.class);
+      while (values.hasNextValue()) {
+        JsonNode node = values.nextValue();
+        if (node.hasNonNull(field) && node.get(field).canConvertToLong()) {
+          return Optional.of(node.get(field));
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // a half-written object: treat as not yet known
+    }
+    return Optional.empty();
+  }
+
+  private Optional<String> read(String name) {
+    try {
+      return Optional.of(Files.readString(dir.resolve(name), StandardCharsets.UTF_8));
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static Optional<Integer> parseInt(String text) {
+    try {
+      return Optional.of(Integer.parseInt(text.trim()));
+    } catch (NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+}

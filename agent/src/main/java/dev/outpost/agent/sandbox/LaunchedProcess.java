@@ -1,0 +1,209 @@
+package dev.outpost.agent.sandbox;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * A handle built only from the control files, so a fresh JVM rebuilds an identical one. Every
+ * PID read from a file is checked against /proc before it is signalled, since it may have been
+ * reused: by start time for the launched process, by PID namespace for the sandbox's init.
+ */
+final class LaunchedProcess implements SandboxedProcess {
+  private static final Duration PGID_WAIT = Duration.ofSeconds(5);
+  private static final Duration KILL_WAIT = Duration.ofSeconds(10);
+  /** How long a dead launch may take to record its exit before we call it gone. */
+  private static final Duration EXIT_SETTLE = Duration.ofSeconds(2);
+  private static final Duration POLL = Duration.ofMillis(20);
+
+  private final ControlFiles files;
+  private final boolean bubblewrap;
+
+  LaunchedProcess(ControlFiles files, String sandboxName) {
+    this.files = files;
+    this.bubblewrap = Bubblewrap.NAME.equals(sandboxName);
+  }
+
+  static Optional<SandboxedProcess> reattach(Path controlDir) {
+    ControlFiles files = new ControlFiles(controlDir);
+    Optional<String> name = files.sandboxName();
+    if (name.isEmpty() || files.launched().isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(new LaunchedProcess(files, name.get()));
+  }
+
+  @Override
+  public long processGroupId() {
+    Instant deadline = Instant.now().plus(PGID_WAIT);
+    while (true) {
+      Optional<Long> pgid = knownGroup();
+      if (pgid.isPresent()) {
+        return pgid.get();
+      }
+      if (exitCode().isPresent() || Instant.now().isAfter(deadline)) {
+        throw new IllegalStateException("no process group recorded in " + files.dir());
+      }
+      pause();
+    }
+  }
+
+  /** For bubblewrap the inner bwrap's host PID: --new-session made it the group leader. */
+  private Optional<Long> knownGroup() {
+    return bubblewrap ? files.bwrapChildPid() : files.launched().map(l -> l[0]);
+  }
+
+  @Override
+  public Optional<Integer> exitCode() {
+    // bwrap's own report survives even if the wrapper shell was killed.
+    Optional<Integer> code = bubblewrap ? files.bwrapExitCode() : Optional.empty();
+    return code.isPresent() ? code : files.wrapperExit();
+  }
+
+  @Override
+  public Optional<Integer> waitFor(Duration timeout) throws InterruptedException {
+    Instant deadline = Instant.now().plus(timeout);
+    Instant goneSince = null;
+    while (true) {
+      Optional<Integer> code = exitCode();
+      if (code.isPresent()) {
+        return code;
+      }
+      Instant now = Instant.now();
+      if (!launchedRunning()) {
+        goneSince = goneSince == null ? now : goneSince;
+        if (now.isAfter(goneSince.plus(EXIT_SETTLE))) {
+          return Optional.empty(); // ended without a recorded status (wrapper killed)
+        }
+      }
+      if (now.isAfter(deadline)) {
+        return Optional.empty();
+      }
+      Thread.sleep(POLL.toMillis());
+    }
+  }
+
+  @Override
+  public boolean isAlive() {
+    return exitCode().isEmpty() && launchedRunning();
+  }
+
+  @Override
+  public void interrupt() {
+    if (exitCode().isPresent()) {
+      return;
+    }
+    if (bubblewrap) {
+      waitForGroup();
+      sandboxInit().ifPresent(Signals::interruptGroup);
+    } else if (launchedRunning()) {
+      files.launched().ifPresent(l -> Signals.interruptGroup(l[0]));
+    }
+  }
+
+  @Override
+  public void kill() {
+    if (bubblewrap) {
+      // SIGKILL to the namespace's init makes the kernel kill everything inside; killing the
+      // outer bwrap instead would leave all of it running.
+      if (exitCode().isEmpty()) {
+        waitForGroup();
+      }
+      Optional<Long> init = sandboxInit();
+      if (init.isPresent()) {
+        Signals.kill(init.get());
+      } else if (launchedRunning()) {
+        files.launched().ifPresent(l -> Signals.kill(l[0])); // still setting up: no init yet
+      }
+    } else {
+      files.launched().ifPresent(l -> {
+        if (launchedRunning() || !ProcStat.sessionMembers(l[0]).isEmpty()) {
+          Signals.killGroup(l[0]);
+        }
+      });
+    }
+  }
+
+  @Override
+  public Optional<Integer> stop(Duration grace) throws InterruptedException {
+    if (exitCode().isEmpty() && launchedRunning()) {
+      interrupt();
+      if (waitFor(grace).isEmpty()) {
+        kill();
+        waitFor(KILL_WAIT);
+      }
+    }
+    killStragglers();
+    return exitCode();
+  }
+
+  /**
+   * Children that ignored SIGINT (a local-exec's background job) outlive the command. Inside
+   * bubblewrap the sandbox's init waits for every last one of them (the exit status is
+   * reported as soon as the command itself ends), so it is killed, and the namespace with it.
+   * Without a namespace, setsid put them all in the command's session: kill that group.
+   */
+  private void killStragglers() throws InterruptedException {
+    if (bubblewrap) {
+      if (sandboxInit().isPresent()) {
+        kill();
+        Instant deadline = Instant.now().plus(KILL_WAIT);
+        while (sandboxInit().isPresent() && Instant.now().isBefore(deadline)) {
+          Thread.sleep(POLL.toMillis());
+        }
+      }
+    } else {
+      files.launched().ifPresent(l -> {
+        if (!ProcStat.sessionMembers(l[0]).isEmpty()) {
+          Signals.killGroup(l[0]);
+        }
+      });
+    }
+  }
+
+  /**
+   * The sandbox's init (inner bwrap, the group leader), only while it verifiably is the one
+   * this launch created: same PID and same PID namespace as bwrap reported. That holds after
+   * the outer bwrap is gone and after a JVM restart, and fails for a reused PID.
+   */
+  private Optional<Long> sandboxInit() {
+    Optional<Long> pid = files.bwrapChildPid();
+    Optional<Long> namespace = files.bwrapPidNamespace();
+    if (pid.isEmpty() || namespace.isEmpty()) {
+      return Optional.empty();
+    }
+    boolean same = ProcStat.read(pid.get()).filter(ProcStat::running).isPresent()
+        && ProcStat.pidNamespace(pid.get()).equals(namespace);
+    return same ? pid : Optional.empty();
+  }
+
+  private Optional<Long> waitForGroup() {
+    try {
+      return Optional.of(processGroupId());
+    } catch (IllegalStateException e) {
+      return Optional.empty();
+    }
+  }
+
+  private boolean launchedRunning() {
+    return files.launched()
+        .filter(l -> l[1] != 0)
+        .flatMap(l -> ProcStat.read(l[0]).filter(s -> s.startTime() == l[1] && s.running()))
+        .isPresent();
+  }
+
+  private static void pause() {
+    try {
+      Thread.sleep(POLL.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for the process group", e);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "SandboxedProcess[" + files.dir() + "]";
+  }
+}

@@ -1,0 +1,64 @@
+package dev.outpost.agent.sandbox;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * What to run and how to confine it.
+ *
+ * @param jobDir read-write inside the sandbox at the same path
+ * @param workingDir the command's working directory (inside {@code jobDir})
+ * @param command argv; element 0 is the absolute path of the binary
+ * @param environment the complete environment of the command; nothing is inherited
+ * @param readOnlyPaths extra paths bound read-only at the same path
+ * @param network true: share the host network namespace; false: loopback only
+ * @param stdoutFile appended to by the launched process itself, never through a JVM pipe
+ * @param stderrFile appended to by the launched process itself
+ * @param controlDir where the launch records its pid and exit status; read-only inside the
+ *     sandbox so the confined command cannot forge them
+ */
+public record SandboxSpec(
+    Path jobDir,
+    Path workingDir,
+    List<String> command,
+    Map<String, String> environment,
+    List<Path> readOnlyPaths,
+    boolean network,
+    Path stdoutFile,
+    Path stderrFile,
+    Path controlDir) {
+
+  public SandboxSpec {
+    jobDir = absolute("jobDir", jobDir);
+    workingDir = absolute("workingDir", workingDir);
+    stdoutFile = absolute("stdoutFile", stdoutFile);
+    stderrFile = absolute("stderrFile", stderrFile);
+    controlDir = absolute("controlDir", controlDir);
+    command = List.copyOf(command);
+    if (command.isEmpty() || !command.get(0).startsWith("/")) {
+      throw new IllegalArgumentException(
+          "command[0] must be an absolute path of the binary, got " + command);
+    }
+    environment = Map.copyOf(environment);
+    for (String name : environment.keySet()) {
+      if (name.isEmpty() || name.contains("=") || name.indexOf('\0') >= 0) {
+        throw new IllegalArgumentException("environment name is not valid: '" + name + "'");
+      }
+    }
+    readOnlyPaths = readOnlyPaths.stream().map(p -> absolute("readOnlyPaths", p)).toList();
+    if (!workingDir.startsWith(jobDir)) {
+      throw new IllegalArgumentException(
+          "workingDir " + workingDir + " must be inside jobDir " + jobDir);
+    }
+  }
+
+  private static Path absolute(String what, Path path) {
+    Objects.requireNonNull(path, what);
+    if (!path.isAbsolute()) {
+      throw new IllegalArgumentException(what + " must be an absolute path, got " + path);
+    }
+    return path.normalize();
+  }
+}

@@ -1,0 +1,150 @@
+package dev.outpost.agent.terraform;
+
+import dev.outpost.agent.sandbox.Sandbox;
+import dev.outpost.agent.sandbox.SandboxSpec;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.commons.exec.CommandLine;
+import org.apache.commons.exec.DefaultExecutor;
+import org.apache.commons.exec.ExecuteException;
+import org.apache.commons.exec.ExecuteWatchdog;
+import org.apache.commons.exec.PumpStreamHandler;
+
+/**
+ * Terraform for one working directory and binary, shaped like HashiCorp's terraform-exec: one
+ * method per command, typed options, flags in {@link Options}. Each method starts the command in
+ * the sandbox and returns at once; output goes to files, never to the JVM.
+ */
+public final class Terraform {
+  static final String INIT = "init";
+  static final String PLAN = "plan";
+  static final String APPLY = "apply";
+  static final String SHOW = "show";
+  private static final Duration VERSION_TIMEOUT = Duration.ofSeconds(30);
+  /** Already visible read-only inside the sandbox; a binary elsewhere needs its dir bound. */
+  private static final List<Path> SYSTEM_DIRS =
+      List.of(Path.of("/usr"), Path.of("/bin"), Path.of("/sbin"), Path.of("/lib"), Path.of("/etc"));
+
+  private final Path binary;
+  private final Path workingDir;
+  private final Path jobDir;
+  private final Sandbox sandbox;
+  private final Map<String, String> environment;
+  private final boolean network;
+
+  public Terraform(Path binary, Path workingDir, Path jobDir, Sandbox sandbox,
+      Map<String, String> environment, boolean network) {
+    this.binary = binary.toAbsolutePath();
+    this.workingDir = workingDir.toAbsolutePath();
+    this.jobDir = jobDir.toAbsolutePath();
+    this.sandbox = sandbox;
+    this.environment = Map.copyOf(environment);
+    this.network = network;
+  }
+
+  public TerraformRun init(InitOptions o) throws IOException {
+    List<String> args = command(INIT, true);
+    if (o.upgrade()) {
+      args.add("-upgrade");
+    }
+    return start(INIT, args, null);
+  }
+
+  public TerraformRun plan(PlanOptions o) throws IOException {
+    List<String> args = command(PLAN, true);
+    args.add("-out=" + o.out().toAbsolutePath());
+    if (o.detailedExitCode()) {
+      args.add("-detailed-exitcode");
+    }
+    if (o.destroy()) {
+      args.add("-destroy");
+    }
+    return start(PLAN, args, null);
+  }
+
+  public TerraformRun apply(ApplyOptions o) throws IOException {
+    List<String> args = command(APPLY, true);
+    args.add("-auto-approve");
+    if (o.planFileOrNull() != null) {
+      args.add(o.planFileOrNull().toAbsolutePath().toString());
+    }
+    return start(APPLY, args, null);
+  }
+
+  /** `show -json` of a saved plan, or of the state when planFileOrNull is null. */
+  public TerraformRun showJson(Path planFileOrNull, Path outputFile) throws IOException {
+    List<String> args = new ArrayList<>(List.of(binary.toString(), SHOW, "-json", "-no-color"));
+    if (planFileOrNull != null) {
+      args.add(planFileOrNull.toAbsolutePath().toString());
+    }
+    return start(SHOW, args, outputFile.toAbsolutePath());
+  }
+
+  /** `version -json`, unsandboxed: it reads no configuration and ends at once. */
+  public static TerraformVersion version(Path binary) throws IOException, InterruptedException {
+    CommandLine line = new CommandLine(binary.toAbsolutePath().toString());
+    line.addArgument("version", false);
+    line.addArgument("-json", false);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    DefaultExecutor executor = DefaultExecutor.builder()
+        .setExecuteStreamHandler(new PumpStreamHandler(out, err))
+        .get();
+    executor.setWatchdog(ExecuteWatchdog.builder().setTimeout(VERSION_TIMEOUT).get());
+    executor.setExitValues(null);
+    int code;
+    try {
+      code = executor.execute(line, Map.of("PATH", TerraformEnvironment.SAFE_PATH,
+          "CHECKPOINT_DISABLE", "1"));
+    } catch (ExecuteException e) {
+      throw new IOException(binary + " version -json failed: " + e.getMessage(), e);
+    }
+    if (Thread.interrupted()) {
+      throw new InterruptedException();
+    }
+    if (code != 0 || executor.getWatchdog().killedProcess()) {
+      throw new IOException(binary + " version -json exited " + code + ": "
+          + err.toString(StandardCharsets.UTF_8).strip());
+    }
+    String name = binary.getFileName().toString().startsWith("tofu") ? "tofu" : "terraform";
+    return TerraformVersion.parse(out.toString(StandardCharsets.UTF_8), name);
+  }
+
+  private List<String> command(String subcommand, boolean json) {
+    List<String> args = new ArrayList<>(List.of(binary.toString(), subcommand));
+    args.addAll(Options.NON_INTERACTIVE);
+    if (json) {
+      args.add(Options.JSON);
+    }
+    return args;
+  }
+
+  private TerraformRun start(String stage, List<String> argv, Path stdoutOverride)
+      throws IOException {
+    RunFiles files = RunFiles.next(jobDir, stage);
+    Path stdout = stdoutOverride != null ? stdoutOverride : files.stdout();
+    SandboxSpec spec = new SandboxSpec(jobDir, workingDir, argv, environment,
+        binaryDirs(), network, stdout, files.stderr(), files.controlDir());
+    return new TerraformRun(stage, sandbox.start(spec), stdout, files.stderr());
+  }
+
+  /** The binary's directory (and its symlink target's) if the sandbox would not show it. */
+  List<Path> binaryDirs() throws IOException {
+    Set<Path> dirs = new LinkedHashSet<>();
+    dirs.add(binary.getParent());
+    if (Files.exists(binary)) {
+      dirs.add(binary.toRealPath().getParent());
+    }
+    dirs.removeIf(d -> d.startsWith(jobDir) || SYSTEM_DIRS.stream().anyMatch(d::startsWith));
+    return List.copyOf(dirs);
+  }
+}

@@ -1,0 +1,146 @@
+package dev.outpost.agent.terraform;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * The child environment, built from an allowlist: keys the runner owns plus names the operator
+ * granted. Nothing else of the agent's environment (its org key, its config) can reach a job.
+ */
+public final class TerraformEnvironment {
+  public static final String SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  static final String DEFAULT_LANG = "C.UTF-8";
+  /** The agent's own settings; never passed on, even if an operator lists one by mistake. */
+  static final String AGENT_PREFIX = "OUTPOST_";
+  static final Set<String> OWNED = Set.of("PATH", "HOME", "TMPDIR", "TF_IN_AUTOMATION", "TF_INPUT",
+      "CHECKPOINT_DISABLE", "TF_CLI_CONFIG_FILE");
+  private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+
+  private TerraformEnvironment() {}
+
+  public static Builder forJob(Path jobDir) {
+    return new Builder(jobDir.toAbsolutePath());
+  }
+
+  static Path home(Path jobDir) {
+    return jobDir.resolve(".outpost").resolve("home");
+  }
+
+  static Path cliConfig(Path jobDir) {
+    return jobDir.resolve(".outpost").resolve("terraformrc");
+  }
+
+  public static final class Builder {
+    private final Path jobDir;
+    private final Map<String, String> granted = new LinkedHashMap<>();
+    private String lang = DEFAULT_LANG;
+    private Path providerMirror;
+
+    private Builder(Path jobDir) {
+      this.jobDir = jobDir;
+    }
+
+    /**
+     * Copies the named variables from source (e.g. System.getenv()); names missing there are
+     * skipped. LANG and LC_* may be granted and then win over the default.
+     *
+     * @throws IllegalArgumentException for an invalid name, an agent setting (OUTPOST_*) or a
+     *     key the runner owns
+     */
+    public Builder passThrough(Collection<String> names, Map<String, String> source) {
+      for (String name : names) {
+        if (!NAME.matcher(name).matches()) {
+          throw new IllegalArgumentException("pass-through variable name '" + name
+              + "' is not valid: use letters, digits and underscores");
+        }
+        if (name.startsWith(AGENT_PREFIX)) {
+          throw new IllegalArgumentException("pass-through variable " + name
+              + " is an agent setting (" + AGENT_PREFIX + "*) and is never given to jobs");
+        }
+        if (OWNED.contains(name)) {
+          throw new IllegalArgumentException("pass-through variable " + name
+              + " is set by the runner itself; allowed are names other than " + OWNED);
+        }
+        String value = source.get(name);
+        if (value != null) {
+          granted.put(name, value);
+        }
+      }
+      return this;
+    }
+
+    public Builder lang(String lang) {
+      this.lang = lang;
+      return this;
+    }
+
+    /** Installs providers only from this filesystem mirror (no registry access). */
+    public Builder providerMirror(Path mirror) {
+      this.providerMirror = mirror;
+      return this;
+    }
+
+    /** Creates the job's HOME and CLI config file, and returns the complete environment. */
+    public Map<String, String> build() throws IOException {
+      Path home = home(jobDir);
+      Files.createDirectories(home, PosixFilePermissions.asFileAttribute(
+          PosixFilePermissions.fromString("rwx------")));
+      Path rc = cliConfig(jobDir);
+      Path tmp = rc.resolveSibling(rc.getFileName() + ".tmp");
+      Files.writeString(tmp, CliConfig.render(providerMirror));
+      Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
+      Files.move(tmp, rc, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+
+      Map<String, String> env = new LinkedHashMap<>();
+      env.put("PATH", SAFE_PATH);
+      env.put("HOME", home.toString());
+      env.put("TMPDIR", "/tmp");
+      env.put("LANG", lang);
+      env.put("TF_IN_AUTOMATION", "1");
+      env.put("TF_INPUT", "0");
+      // No calls home to checkpoint.hashicorp.com from inside a job.
+      env.put("CHECKPOINT_DISABLE", "1");
+      // Overrides whatever the agent's environment says (here: a missing file Terraform warns about).
+      env.put("TF_CLI_CONFIG_FILE", rc.toString());
+      env.putAll(granted);
+      return Map.copyOf(env);
+    }
+  }
+
+  /** The per-job CLI config; provider_installation is the hook for mirrors and caches. */
+  static final class CliConfig {
+    private CliConfig() {}
+
+    static String render(Path providerMirror) {
+      StringBuilder text = new StringBuilder("# Written by the Outpost agent for this job only.\n");
+      if (providerMirror != null) {
+        text.append("provider_installation {\n  filesystem_mirror {\n    path = ")
+            .append(hclString(providerMirror.toAbsolutePath().toString()))
+            .append("\n  }\n}\n");
+      }
+      return text.toString();
+    }
+
+    static String hclString(String value) {
+      StringBuilder s = new StringBuilder("\"");
+      for (char c : value.toCharArray()) {
+        switch (c) {
+          case '"' -> s.append("\\\"");
+          case '\\' -> s.append("\\\\");
+          case '\n' -> s.append("\\n");
+          default -> s.append(c);
+        }
+      }
+      // HCL templates: "${" and "%{" start interpolation unless doubled.
+      return s.append('"').toString().replace("${", "$${").replace("%{", "%%{");
+    }
+  }
+}

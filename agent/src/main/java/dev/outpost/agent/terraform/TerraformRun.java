@@ -1,0 +1,68 @@
+package dev.outpost.agent.terraform;
+
+import dev.outpost.agent.sandbox.SandboxedProcess;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One started Terraform command. The files are the record: the log pipeline tails them, and a
+ * restarted JVM can rebuild this from them (see {@link SandboxedProcess#reattach}).
+ */
+public record TerraformRun(String stage, SandboxedProcess process, Path stdoutFile, Path stderrFile) {
+
+  public Optional<Integer> waitFor(Duration timeout) throws InterruptedException {
+    return process.waitFor(timeout);
+  }
+
+  public Optional<Integer> exitCode() {
+    return process.exitCode();
+  }
+
+  /** Two-phase: SIGINT to the group (Terraform saves state), kill after the grace. */
+  public Optional<Integer> stop(Duration grace) throws InterruptedException {
+    return process.stop(grace);
+  }
+
+  /**
+   * Failure is decided by exit code alone. A plan exits 2 only with -detailed-exitcode, where
+   * it means "changes present", so 2 is success for a plan.
+   */
+  public boolean succeeded(int exitCode) {
+    return exitCode == 0 || (Terraform.PLAN.equals(stage) && exitCode == 2);
+  }
+
+  /** Only meaningful for a plan run with -detailed-exitcode. */
+  public static boolean planHasChanges(int exitCode) {
+    return exitCode == 2;
+  }
+
+  /** The -json messages written so far (non-JSON lines are skipped: they are not ours to parse). */
+  public List<TerraformMessage> messages() throws IOException {
+    return TerraformMessage.parseLines(readOrEmpty(stdoutFile));
+  }
+
+  /** Errors and warnings Terraform reported as "diagnostic" messages. */
+  public List<TerraformMessage> diagnostics() throws IOException {
+    return messages().stream().filter(m -> "diagnostic".equals(m.type())).toList();
+  }
+
+  /** The end of stderr, to attach to an error (Terraform's crash output lands there). */
+  public String stderrTail(int maxChars) throws IOException {
+    String text = readOrEmpty(stderrFile).strip();
+    return text.length() <= maxChars ? text : text.substring(text.length() - maxChars);
+  }
+
+  private static String readOrEmpty(Path file) throws IOException {
+    try {
+      return Files.readString(file, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      return "";
+    }
+  }
+}
