@@ -94,7 +94,9 @@ final class DemoCommand implements Callable<Integer> {
       agent = startAgent(dir, data, keyFile, server.agentAddress().getPort(), agentLog);
       say("started agent (pid " + agent.pid() + ", sandbox " + sandbox + ")");
 
-      String secret = "demo-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
+      byte[] random = new byte[8];
+      new SecureRandom().nextBytes(random);
+      String secret = "tok_" + HexFormat.of().formatHex(random);
       Job job = admin.submit(SubmitJobHeader.newBuilder()
           .setWorkspace(WorkspaceRef.newBuilder().setOrg("demo").setName("hello"))
           .setType(JobCommand.Submit.type("apply"))

@@ -13,6 +13,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import sun.misc.Signal;
 
 @Command(name = "serve", description = "Run the control plane until SIGTERM or SIGINT.")
 final class ServeCommand implements Callable<Integer> {
@@ -62,19 +63,16 @@ final class ServeCommand implements Callable<Integer> {
     String agent = hostPort(server.agentAddress());
     String admin = hostPort(server.adminAddress());
     dir.writeEndpoints(agent, admin);
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      server.close();
-      try {
-        Files.deleteIfExists(dir.endpointsFile());
-      } catch (IOException ignored) {
-        // A stale endpoints file only makes admin commands report "unreachable".
-      }
-      stopped.countDown();
-    }, "stub-shutdown"));
+    CountDownLatch stopRequested = new CountDownLatch(1);
+    // Signal handlers rather than a shutdown hook: a stop on SIGTERM/SIGINT is a normal end
+    // (exit 0), not death by signal (143).
+    Signal.handle(new Signal("TERM"), s -> stopRequested.countDown());
+    Signal.handle(new Signal("INT"), s -> stopRequested.countDown());
     System.out.println("outpost control-plane stub: agents on " + agent + ", admin on " + admin);
     System.out.flush();
-    stopped.await();
+    stopRequested.await();
+    server.close();
+    Files.deleteIfExists(dir.endpointsFile());
     return 0;
   }
 
