@@ -80,6 +80,27 @@ class AuthenticationIT {
   }
 
   @Test
+  void wrongOrgKeyWithAValidCertificate_isRefusedUnauthenticated() throws Exception {
+    TestPki.Client client = stub.pki.client("acme", "agent-1");
+    ManagedChannel channel = NettyChannelBuilder.forTarget(stub.agentTarget(),
+        TlsChannelCredentials.newBuilder().trustManager(stub.pki.ca().toFile())
+            .keyManager(client.cert().toFile(), client.key().toFile()).build()).build();
+    try {
+      for (String wrong : List.of("opk_000000000000_" + "A".repeat(43), "not-a-key",
+          key.substring(0, key.length() - 1) + (key.endsWith("A") ? "B" : "A"))) {
+        StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+            () -> ProvisionerGrpc.newBlockingStub(channel).withCallCredentials(orgKey(wrong))
+                .withDeadlineAfter(10, TimeUnit.SECONDS)
+                .heartbeat(HeartbeatRequest.getDefaultInstance()));
+        assertThat(e.getStatus().getCode()).as(wrong).isEqualTo(Status.Code.UNAUTHENTICATED);
+      }
+    } finally {
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+    assertThat(stub.job(queued.getId()).getStatus()).isEqualTo(JobStatus.JOB_STATUS_QUEUED);
+  }
+
+  @Test
   void certificateFromAnotherCa_failsTheHandshake_agentExitsWithAuthCode() throws Exception {
     TestPki other = TestPki.create(tmp.resolve("other-pki"));
     TestPki.Client foreign = other.client("acme", "intruder");
