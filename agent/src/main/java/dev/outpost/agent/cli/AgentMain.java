@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "outpost-agent", mixinStandardHelpOptions = true,
     versionProvider = AgentMain.Version.class,
     description = "Runs Terraform jobs for an Outpost control plane, sandboxed, in your network.",
-    subcommands = {RunCommand.class})
+    subcommands = {RunCommand.class, EnrollCommand.class})
 public final class AgentMain {
   public static void main(String[] args) {
     System.exit(run(System.getenv(), args));

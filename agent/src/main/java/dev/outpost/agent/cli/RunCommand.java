@@ -3,9 +3,10 @@ package dev.outpost.agent.cli;
 import dev.outpost.agent.daemon.Agent;
 import dev.outpost.agent.daemon.ControlPlaneClient;
 import dev.outpost.agent.daemon.Credentials;
+import dev.outpost.agent.daemon.IdentitySource;
 import dev.outpost.agent.job.JobSettings;
+import dev.outpost.agent.job.Lifecycle;
 import dev.outpost.agent.ops.AgentConfig;
-import dev.outpost.agent.ops.ConfigException;
 import dev.outpost.agent.sandbox.Sandbox;
 import dev.outpost.agent.sandbox.SandboxUnavailableException;
 import dev.outpost.agent.terraform.Terraform;
@@ -13,18 +14,12 @@ import dev.outpost.agent.terraform.TerraformVersion;
 import dev.outpost.proto.ExitCodes;
 import dev.outpost.proto.v1.TerraformBinary;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import sun.misc.Signal;
 
 @Command(name = "run", description = "Connect to the control plane and run jobs until stopped. "
@@ -33,65 +28,12 @@ import sun.misc.Signal;
 final class RunCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
 
-  @Option(names = "--control-plane", description = "Control plane address HOST:PORT.")
-  String controlPlane;
-
-  @Option(names = "--ca", description = "PEM CA bundle that issued the control plane's "
-      + "certificate.")
-  Path ca;
-
-  @Option(names = "--cert", description = "PEM client certificate (chain) of this agent.")
-  Path cert;
-
-  @Option(names = "--key", description = "PEM private key of the client certificate "
-      + "(PKCS#8, PKCS#1 or SEC1).")
-  Path key;
-
-  @Option(names = "--org-key-file", description = "File holding the org key (opk_...).")
-  Path orgKeyFile;
-
-  @Option(names = "--state-dir", defaultValue = "/var/lib/outpost",
-      description = "Agent state: identity and spool; never visible to jobs "
-          + "(default: ${DEFAULT-VALUE}).")
-  Path stateDir;
-
-  @Option(names = "--work-dir", defaultValue = "/var/lib/outpost-work",
-      description = "Job directories (default: ${DEFAULT-VALUE}).")
-  Path workDir;
-
-  @Option(names = "--sandbox", defaultValue = "bubblewrap",
-      description = "bubblewrap or none (default: ${DEFAULT-VALUE}).")
-  String sandbox;
-
-  @Option(names = "--max-jobs", defaultValue = "1", description = "Jobs run at once.")
-  int maxJobs;
-
-  @Option(names = "--terraform", defaultValue = "terraform",
-      description = "Terraform or OpenTofu binary (default: ${DEFAULT-VALUE} on PATH).")
-  String terraform;
-
-  @Option(names = "--name", description = "Agent name (default: the host name).")
-  String name;
-
-  @Option(names = "--tag", split = ",", description = "Tag k=v (repeatable or comma-separated); "
-      + "must be allowed by the org key.")
-  Map<String, String> tags = new LinkedHashMap<>();
-
-  @Option(names = "--connect-timeout", defaultValue = "PT30S",
-      description = "How long to try the first connection before exiting with code 4 "
-          + "(ISO-8601, default: ${DEFAULT-VALUE}).")
-  Duration connectTimeout;
-
-  @Option(names = "--cancel-grace", defaultValue = "PT60S",
-      description = "After SIGINT, how long Terraform may take to stop before it is killed "
-          + "(ISO-8601, default: ${DEFAULT-VALUE}).")
-  Duration cancelGrace;
+  @Mixin
+  AgentOptions options = new AgentOptions();
 
   @Override
   public Integer call() throws Exception {
-    AgentConfig config = new AgentConfig(controlPlane, ca, cert, key, orgKeyFile, stateDir,
-        workDir, sandbox, maxJobs, resolveTerraform(terraform), agentName(), tags,
-        connectTimeout, cancelGrace);
+    AgentConfig config = options.config();
     config.prepareDirectories();
     TerraformVersion version;
     try {
@@ -111,16 +53,15 @@ final class RunCommand implements Callable<Integer> {
     if (box.name().equals("none")) {
       log.warn("--sandbox=none: jobs run UNCONFINED with the agent's privileges");
     }
-    Credentials credentials = Credentials.load(config.caFile(), config.certFile(),
-        config.keyFile(), config.orgKeyFile());
+    Credentials credentials = credentials(config);
     JobSettings jobs = new JobSettings(config.workDir(), config.terraform(),
         TerraformBinary.newBuilder().setName(version.name()).setVersion(version.version()).build(),
-        box, config.cancelGrace(), Clock.systemUTC());
+        box, config.cancelGrace(), Clock.systemUTC(), new Lifecycle());
     log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}",
         AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),
         config.controlPlane());
     try (ControlPlaneClient client = new ControlPlaneClient(config.controlPlane(), credentials)) {
-      Agent agent = new Agent(config, client, jobs, AgentMain.version());
+      Agent agent = new Agent(config, client, credentials, jobs, AgentMain.version());
       // Signal handlers instead of shutdown hooks: the agent then drains and returns its own
       // exit code rather than dying with 143.
       Signal.handle(new Signal("TERM"), s -> agent.stop());
@@ -129,38 +70,15 @@ final class RunCommand implements Callable<Integer> {
     }
   }
 
-  private String agentName() {
-    if (name != null) {
-      return name;
-    }
-    try {
-      String host = InetAddress.getLocalHost().getHostName().replaceAll("[^A-Za-z0-9._-]", "-");
-      return host.isEmpty() ? "agent" : host;
-    } catch (IOException e) {
-      return "agent";
-    }
+  static Credentials credentials(AgentConfig config) {
+    IdentitySource source = config.enrolls()
+        ? IdentitySource.Enrolled.in(config.stateDir())
+        : new IdentitySource.OperatorFiles(config.certFile(), config.keyFile(),
+            config.keyPassphraseFile());
+    return Credentials.create(config.caFile(), config.orgKeyFile(), source);
   }
 
-  static Path resolveTerraform(String value) {
-    if (value.contains("/")) {
-      Path p = Path.of(value).toAbsolutePath();
-      if (!Files.isExecutable(p)) {
-        throw new ConfigException("--terraform " + value + " is not an executable file");
-      }
-      return p;
-    }
-    String path = System.getenv().getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin");
-    for (String dir : path.split(":")) {
-      Path candidate = Path.of(dir.isEmpty() ? "." : dir, value);
-      if (Files.isExecutable(candidate) && !Files.isDirectory(candidate)) {
-        return candidate.toAbsolutePath();
-      }
-    }
-    throw new ConfigException("--terraform: '" + value + "' was not found on PATH; install "
-        + "Terraform or OpenTofu, or give its path");
-  }
-
-  private static int fail(int code, String message) {
+  static int fail(int code, String message) {
     System.err.println("outpost-agent: " + message);
     return code;
   }

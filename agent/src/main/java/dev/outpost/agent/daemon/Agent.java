@@ -2,6 +2,7 @@ package dev.outpost.agent.daemon;
 
 import dev.outpost.agent.job.JobSettings;
 import dev.outpost.agent.ops.AgentConfig;
+import dev.outpost.agent.ops.ConfigException;
 import dev.outpost.proto.ExitCodes;
 import dev.outpost.proto.ProtocolVersion;
 import dev.outpost.proto.Times;
@@ -10,12 +11,16 @@ import dev.outpost.proto.v1.Hello;
 import dev.outpost.proto.v1.ServerMessage;
 import dev.outpost.proto.v1.SlotsAvailable;
 import dev.outpost.proto.v1.Welcome;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import java.io.IOException;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
@@ -24,25 +29,37 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The daemon: keeps one session open to the control plane (reconnecting with jittered backoff),
- * receives pushed jobs and cancellations, and reports free slots. Returns an exit code; never
- * calls System.exit itself.
+ * keeps its client identity current (enrollment, renewal at two thirds of the lifetime, files
+ * rotated by an operator), receives pushed jobs and cancellations, and reports free slots.
+ * Returns an exit code; never calls System.exit itself.
  */
 public final class Agent {
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
+  private static final Duration WATCH_INTERVAL = Duration.ofMillis(500);
 
   private final AgentConfig config;
   private final ControlPlaneClient client;
+  private final Credentials credentials;
+  private final JobSettings jobs;
   private final JobSlots slots;
+  private final Clock clock;
+  private final FileFingerprint watched;
   private final CountDownLatch stopRequested = new CountDownLatch(1);
   private final AtomicReference<ClientCallStreamObserver<AgentMessage>> session =
       new AtomicReference<>();
   private final String agentVersion;
+  private byte[] knownFiles;
 
-  public Agent(AgentConfig config, ControlPlaneClient client, JobSettings jobs,
-      String agentVersion) {
+  public Agent(AgentConfig config, ControlPlaneClient client, Credentials credentials,
+      JobSettings jobs, String agentVersion) {
     this.config = config;
     this.client = client;
+    this.credentials = credentials;
+    this.jobs = jobs;
+    this.clock = jobs.clock();
     this.agentVersion = agentVersion;
+    this.watched = new FileFingerprint(credentials.watchedFiles());
+    this.knownFiles = watched.current();
     this.slots = new JobSlots(config.maxJobs(), jobs, client, this::announceSlots);
   }
 
@@ -53,31 +70,39 @@ public final class Agent {
 
   /** Runs until stopped or a non-retryable failure; returns the process exit code. */
   public int run() throws InterruptedException {
-    Instant giveUpConnecting = Instant.now().plus(config.connectTimeout());
+    Instant giveUpConnecting = clock.instant().plus(config.connectTimeout());
     boolean everConnected = false;
     Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(30));
     try {
       while (stopRequested.getCount() > 0) {
-        SessionEnd end = runSession();
+        SessionEnd end = identityDue() ? enroll() : runSession();
         everConnected |= end.welcomed();
         if (end.welcomed()) {
           backoff.reset();
         }
-        if (end.failure() == null) {
+        Failure f = end.failure();
+        if (f == null) {
           continue;
         }
-        Failure f = end.failure();
         switch (f.kind()) {
-          case AUTH, PROTOCOL, REFUSED -> {
-            System.err.println("outpost-agent: " + f.message());
-            return f.kind() == Failure.Kind.REFUSED ? ExitCodes.AUTH : f.kind().exitCode;
+          case AUTH -> {
+            if (!awaitNewCredentials(f)) {
+              return fail(ExitCodes.AUTH, f.message() + "; the agent waited "
+                  + config.authWait().toSeconds() + " s for --org-key-file, --cert or --key to "
+                  + "change and is giving up");
+            }
+          }
+          case PROTOCOL -> {
+            return fail(f.kind().exitCode, f.message());
+          }
+          case DENIED, REFUSED -> {
+            return fail(f.kind().exitCode, f.message());
           }
           case RETRYABLE -> {
-            if (!everConnected && Instant.now().isAfter(giveUpConnecting)) {
-              String message = "cannot reach the control plane at " + config.controlPlane()
-                  + " within " + config.connectTimeout().toSeconds() + " s: " + f.message();
-              System.err.println("outpost-agent: " + message);
-              return ExitCodes.UNREACHABLE;
+            if (!everConnected && clock.instant().isAfter(giveUpConnecting)) {
+              return fail(ExitCodes.UNREACHABLE, "cannot reach the control plane at "
+                  + config.controlPlane() + " within " + config.connectTimeout().toSeconds()
+                  + " s: " + f.message());
             }
             Duration wait = backoff.next();
             log.warn("connection to the control plane lost ({}); reconnecting in {} ms",
@@ -94,9 +119,91 @@ public final class Agent {
     }
   }
 
-  private record SessionEnd(boolean welcomed, Failure failure) {}
+  private int fail(int code, String message) {
+    System.err.println("outpost-agent: " + message);
+    jobs.lifecycle().abandonDelivery();
+    return code;
+  }
 
-  /** Opens a session and blocks until it ends or a stop is requested. */
+  private record SessionEnd(boolean welcomed, Failure failure) {
+    static SessionEnd restart() {
+      return new SessionEnd(true, null);
+    }
+  }
+
+  /** Enrolled agents need a certificate first, and a new one at two thirds of its lifetime. */
+  private boolean identityDue() {
+    if (!(credentials.source() instanceof IdentitySource.Enrolled)) {
+      return false;
+    }
+    Identity current = credentials.identity();
+    return current == null || !clock.instant().isBefore(current.renewAt());
+  }
+
+  private SessionEnd enroll() {
+    boolean renewal = credentials.identity() != null;
+    try {
+      new Enroller(client, credentials, config.agentName()).enroll();
+      // Running jobs are untouched: only connections are renewed.
+      client.reconnect();
+      knownFiles = watched.current();
+      return new SessionEnd(renewal, null);
+    } catch (StatusRuntimeException e) {
+      Failure f = Failure.of(e);
+      return new SessionEnd(false, new Failure(f.kind(), "enrollment failed: " + f.message()));
+    } catch (IOException e) {
+      return new SessionEnd(false, new Failure(Failure.Kind.RETRYABLE,
+          "enrollment failed: " + e.getMessage()));
+    }
+  }
+
+  /**
+   * After an auth failure: running jobs are interrupted (Terraform gets SIGINT and writes its
+   * state); their results wait in their job directories. The agent then watches its key and
+   * certificate files for a bounded time; true when they changed and are worth a new try.
+   */
+  private boolean awaitNewCredentials(Failure f) throws InterruptedException {
+    log.error("{}", f.message());
+    if (slots.running() > 0) {
+      slots.interruptAll("the control plane refused the agent's credentials");
+    }
+    log.warn("waiting up to {} s for new credentials in {}", config.authWait().toSeconds(),
+        credentials.watchedFiles());
+    Instant deadline = clock.instant().plus(config.authWait());
+    while (clock.instant().isBefore(deadline)) {
+      if (stopRequested.await(WATCH_INTERVAL.toMillis(), TimeUnit.MILLISECONDS)) {
+        return false;
+      }
+      if (filesChanged()) {
+        log.info("credential files changed; reconnecting");
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** True (and the new identity installed) when a watched file changed since last seen. */
+  private boolean filesChanged() {
+    byte[] now = watched.current();
+    if (FileFingerprint.same(now, knownFiles)) {
+      return false;
+    }
+    try {
+      if (credentials.source() instanceof IdentitySource.OperatorFiles files) {
+        credentials.install(files.load());
+      }
+      Credentials.readOrgKey(credentials.orgKeyFile());
+    } catch (ConfigException e) {
+      // Half-written rotation (new certificate, old key): look again on the next tick.
+      log.debug("credential files changed but are not usable yet: {}", e.getMessage());
+      return false;
+    }
+    knownFiles = now;
+    client.reconnect();
+    return true;
+  }
+
+  /** Opens a session and blocks until it ends, a stop is requested, or identity must change. */
   private SessionEnd runSession() throws InterruptedException {
     CompletableFuture<Welcome> welcome = new CompletableFuture<>();
     CompletableFuture<Throwable> ended = new CompletableFuture<>();
@@ -142,7 +249,7 @@ public final class Agent {
           w.getAgentId(), w.getSessionId(), w.getProtocolVersion().getMajor(),
           w.getProtocolVersion().getMinor());
       slots.startHeartbeat(Times.duration(w.getHeartbeatInterval()));
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       return new SessionEnd(false, Failure.of(e.getCause()));
     } catch (TimeoutException e) {
       cancelSession("no answer to Hello");
@@ -151,9 +258,19 @@ public final class Agent {
               + " s"));
     }
     while (!ended.isDone()) {
-      if (stopRequested.await(100, TimeUnit.MILLISECONDS)) {
+      if (stopRequested.await(WATCH_INTERVAL.toMillis(), TimeUnit.MILLISECONDS)) {
         cancelSession("agent stopping");
         return new SessionEnd(true, null);
+      }
+      if (identityDue()) {
+        log.info("client certificate renewal due; renewing");
+        cancelSession("renewing the client certificate");
+        return SessionEnd.restart();
+      }
+      if (filesChanged()) {
+        log.info("credential files changed; opening a new session with them");
+        cancelSession("credentials rotated");
+        return SessionEnd.restart();
       }
     }
     Throwable t = ended.getNow(null);

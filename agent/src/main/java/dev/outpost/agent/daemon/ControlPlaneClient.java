@@ -25,6 +25,18 @@ public final class ControlPlaneClient implements AutoCloseable {
         .build();
   }
 
+  io.grpc.Channel channel() {
+    return channel;
+  }
+
+  /**
+   * Drops the current connections so that the next call makes a new TLS handshake, presenting
+   * the identity installed since; calls in flight finish on the old connection.
+   */
+  void reconnect() {
+    channel.enterIdle();
+  }
+
   /** For the session stream, which has no deadline: it lives as long as the connection. */
   ProvisionerGrpc.ProvisionerStub session() {
     return ProvisionerGrpc.newStub(channel).withCallCredentials(credentials.callCredentials());

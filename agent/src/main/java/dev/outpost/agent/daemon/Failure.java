@@ -17,7 +17,9 @@ public record Failure(Kind kind, String message) {
     AUTH(ExitCodes.AUTH),
     /** The peer speaks an incompatible protocol version. */
     PROTOCOL(ExitCodes.PROTOCOL_MISMATCH),
-    /** Refused for this request only (stale lease, bad argument). */
+    /** Not allowed (stale lease, tags the key does not allow, org mismatch). */
+    DENIED(ExitCodes.AUTH),
+    /** Refused for this request only (bad argument, unknown method). */
     REFUSED(ExitCodes.INTERNAL);
 
     public final int exitCode;
@@ -31,7 +33,7 @@ public record Failure(Kind kind, String message) {
     Status status = Status.fromThrowable(t);
     String description = status.getDescription() == null ? "" : status.getDescription();
     SSLException tls = find(t, SSLException.class);
-    if (tls != null) {
+    if (tls != null && isTrustFailure(tls)) {
       return new Failure(Kind.AUTH, tlsMessage(tls));
     }
     return switch (status.getCode()) {
@@ -40,11 +42,30 @@ public record Failure(Kind kind, String message) {
       case FAILED_PRECONDITION -> description.contains("protocol")
           ? new Failure(Kind.PROTOCOL, description)
           : new Failure(Kind.REFUSED, description);
-      case PERMISSION_DENIED, INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, OUT_OF_RANGE,
+      case PERMISSION_DENIED -> new Failure(Kind.DENIED, description);
+      case INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, OUT_OF_RANGE,
           UNIMPLEMENTED -> new Failure(Kind.REFUSED, status.getCode() + ": " + description);
       default -> new Failure(Kind.RETRYABLE, status.getCode() + (description.isEmpty() ? ""
           : ": " + description) + causeText(t));
     };
+  }
+
+  /**
+   * Certificate trust problems, as opposed to a connection that broke during the handshake (a
+   * restart, a load balancer reset), which is worth a retry.
+   */
+  private static boolean isTrustFailure(SSLException e) {
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      String text = String.valueOf(c.getMessage());
+      if (c instanceof java.security.cert.CertificateException
+          || text.contains("PKIX") || text.contains("certificate")
+          || text.contains("unknown_ca") || text.contains("access_denied")
+          || text.contains("No subject alternative") || text.contains("No name matching")
+          || text.contains("handshake_failure") || text.contains("protocol_version")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** A failed handshake reads the TLS alert in the cause chain, so it is not taken for an outage. */

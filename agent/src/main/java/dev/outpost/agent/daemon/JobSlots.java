@@ -121,6 +121,15 @@ final class JobSlots {
     }
   }
 
+  /** Interrupts every running job; their results are delivered when the agent can again. */
+  void interruptAll(String reason) {
+    running.values().forEach(r -> r.cancel(reason));
+  }
+
+  int running() {
+    return running.size();
+  }
+
   /** Interrupts every running job and waits (bounded) for their results to be delivered. */
   void stopAll(String reason) throws InterruptedException {
     timer.shutdownNow();

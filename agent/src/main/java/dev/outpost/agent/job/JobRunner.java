@@ -47,7 +47,9 @@ public final class JobRunner implements Runnable {
   private final Redactor redactor;
   private volatile String cancelReason;
   private volatile TerraformRun current;
-  private volatile Thread stopper;
+  private final Object cancelLock = new Object();
+  private final java.util.Set<TerraformRun> stopping =
+      java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
   public JobRunner(JobAssignment assignment, JobSettings settings, JobCalls calls,
       Runnable onFinished) {
@@ -69,12 +71,17 @@ public final class JobRunner implements Runnable {
     return assignment.getLease();
   }
 
-  /** Stops the job: SIGINT to Terraform's group now, kill after the grace. Idempotent. */
-  public synchronized void cancel(String reason) {
-    if (cancelReason != null) {
-      return;
+  /**
+   * Stops the job: SIGINT to Terraform's group now, kill after the grace. Idempotent, and it
+   * never waits for a command being launched (it is called from the session's thread).
+   */
+  public void cancel(String reason) {
+    synchronized (cancelLock) {
+      if (cancelReason != null) {
+        return;
+      }
+      cancelReason = reason;
     }
-    cancelReason = reason;
     log.info("job {}: stopping: {}", jobId(), reason);
     TerraformRun run = current;
     if (run != null) {
@@ -82,8 +89,14 @@ public final class JobRunner implements Runnable {
     }
   }
 
-  private synchronized void stopInBackground(TerraformRun run) {
-    stopper = new Thread(() -> {
+  private void stopInBackground(TerraformRun run) {
+    synchronized (cancelLock) {
+      if (stopping.contains(run)) {
+        return;
+      }
+      stopping.add(run);
+    }
+    Thread stopper = new Thread(() -> {
       try {
         run.stop(settings.cancelGrace());
       } catch (InterruptedException e) {
@@ -107,7 +120,8 @@ public final class JobRunner implements Runnable {
         terraform = prepare(dir, pipeline);
         outcome = execute(terraform, dir, pipeline);
       } catch (Exception e) {
-        log.warn("job {}: failed before or between Terraform runs: {}", jobId(), e.toString());
+        log.warn("job {}: failed before or between Terraform runs: {}", jobId(),
+            redactor.redact(e.toString()));
         outcome = new JobOutcome.Failed(redactor.redact(String.valueOf(e.getMessage())), -1);
       }
       boolean acknowledged = new ResultReporter(assignment, settings, calls, pipeline)
@@ -117,7 +131,7 @@ public final class JobRunner implements Runnable {
       }
     } catch (Exception e) {
       log.error("job {}: could not deliver its result; the job directory is kept: {}", jobId(),
-          e.toString());
+          redactor.redact(e.toString()));
     } finally {
       MDC.remove("job");
       onFinished.run();
@@ -138,12 +152,12 @@ public final class JobRunner implements Runnable {
           + " characters cannot be masked in the log");
     }
     Path archive = dir.controlDir().resolve("source.tar.gz");
-    calls.download(PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE, archive);
+    download(PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE, assignment.getSource(), archive);
     new ArchiveExtractor().extract(archive, dir.sourceDir());
     Files.delete(archive);
     if (Payloads.isPresent(assignment.getPriorState())) {
       Path prior = dir.controlDir().resolve("prior.tfstate");
-      calls.download(PayloadKind.PAYLOAD_KIND_PRIOR_STATE, prior);
+      download(PayloadKind.PAYLOAD_KIND_PRIOR_STATE, assignment.getPriorState(), prior);
       dir.writePriorState(Files.readAllBytes(prior));
       Files.delete(prior);
     }
@@ -155,6 +169,30 @@ public final class JobRunner implements Runnable {
     Map<String, String> env = TerraformEnvironment.forJob(dir.root()).build();
     return new Terraform(settings.terraform(), dir.sourceDir(), dir.root(), settings.sandbox(),
         env, !"none".equals(assignment.getNetwork()));
+  }
+
+  /** Downloads with retries on transient failures; the digest must be the assignment's. */
+  private void download(PayloadKind kind, dev.outpost.proto.v1.PayloadRef expected, Path target)
+      throws Exception {
+    dev.outpost.agent.daemon.Backoff backoff = new dev.outpost.agent.daemon.Backoff(
+        Duration.ofMillis(100), Duration.ofSeconds(5));
+    for (int attempt = 1; ; attempt++) {
+      try {
+        calls.download(kind, target);
+        break;
+      } catch (Exception e) {
+        if (attempt >= 8 || !dev.outpost.agent.daemon.Failure.isRetryable(e)
+            || cancelReason != null) {
+          throw e;
+        }
+        Thread.sleep(backoff.next().toMillis());
+      }
+    }
+    String actual = Payloads.sha256(Files.readAllBytes(target));
+    if (!actual.equals(expected.getSha256())) {
+      throw new java.io.IOException(kind + " has sha256 " + actual + " but the assignment "
+          + "announced " + expected.getSha256());
+    }
   }
 
   private JobOutcome execute(Terraform tf, JobDirectory dir, LogPipeline pipeline)
@@ -190,29 +228,42 @@ public final class JobRunner implements Runnable {
 
   /** Runs one Terraform command to its end; null when it succeeded. */
   private JobOutcome stage(Stage stage, Start start, LogPipeline pipeline) throws Exception {
-    TerraformRun run;
-    synchronized (this) {
-      if (cancelReason != null) {
-        return new JobOutcome.Cancelled(cancelReason, -1);
-      }
-      run = start.start();
-      current = run;
+    if (cancelReason != null) {
+      return new JobOutcome.Cancelled(cancelReason, -1);
     }
-    pipeline.follow(stage, run.stdoutFile(), run.stderrFile(), () -> run.exitCode().isPresent());
-    int code = run.exitCode().orElseThrow();
+    TerraformRun run = start.start();
+    current = run;
+    if (cancelReason != null) {
+      // The cancel arrived while the command was being launched.
+      stopInBackground(run);
+    }
+    // Ends when the command has recorded its exit status, or when it is gone without one (the
+    // wrapper itself was killed).
+    pipeline.follow(stage, run.stdoutFile(), run.stderrFile(),
+        () -> run.exitCode().isPresent() || !run.process().isAlive());
+    Integer code = run.waitFor(Duration.ofSeconds(5)).orElse(null);
+    current = null;
     // Terraform has exited, but a local-exec's background children may live on inside the
     // sandbox; they must not outlive their stage.
     run.stop(Duration.ZERO);
-    synchronized (this) {
-      current = null;
-      if (cancelReason != null) {
-        return new JobOutcome.Cancelled(cancelReason, code);
-      }
+    if (code == null) {
+      return new JobOutcome.Interrupted("terraform " + stageName(stage)
+          + " ended without an exit status (its process was killed)");
     }
     if (run.succeeded(code)) {
-      return null;
+      // A cancel that arrives after the command succeeded is too late to matter for it; the
+      // next stage is not started.
+      return cancelReason != null && stage != Stage.STAGE_APPLY
+          ? new JobOutcome.Cancelled(cancelReason, code) : null;
+    }
+    if (cancelReason != null) {
+      return new JobOutcome.Cancelled(cancelReason, code);
     }
     return new JobOutcome.Failed(redactor.redact(errorText(stage, run, code)), code);
+  }
+
+  static String stageName(Stage stage) {
+    return stage.name().replace("STAGE_", "").toLowerCase(java.util.Locale.ROOT);
   }
 
   /** Terraform's error diagnostics (summary and detail), else the end of its stderr. */
@@ -233,8 +284,7 @@ public final class JobRunner implements Runnable {
     if (text.isEmpty()) {
       text.append(run.stderrTail(2000));
     }
-    String stageName = stage.name().replace("STAGE_", "").toLowerCase(java.util.Locale.ROOT);
-    return "terraform " + stageName + " exited with " + code
+    return "terraform " + stageName(stage) + " exited with " + code
         + (text.isEmpty() ? "" : ": " + text.toString().strip());
   }
 

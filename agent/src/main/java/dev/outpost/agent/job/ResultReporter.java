@@ -64,7 +64,10 @@ final class ResultReporter {
         "job " + assignment.getLease().getJobId() + " "
             + outcome.wire().name().replace("JOB_OUTCOME_", "").toLowerCase(java.util.Locale.ROOT)
             + (outcome.message().isEmpty() ? "" : ": " + outcome.message()));
-    while (!pipeline.awaitDelivered(Duration.ofSeconds(5))) {
+    while (!pipeline.awaitDelivered(Duration.ofSeconds(1))) {
+      if (settings.lifecycle().deliveryAbandoned()) {
+        return false;
+      }
       log.info("job {}: waiting to deliver its log before the result ({})",
           assignment.getLease().getJobId(), pipeline.deliveryProblem());
     }
@@ -86,9 +89,15 @@ final class ResultReporter {
         return response.getAcknowledged();
       } catch (Exception e) {
         Failure f = Failure.of(e);
-        if (f.kind() != Failure.Kind.RETRYABLE) {
+        // An auth failure may be fixed by new credentials while the agent waits for them;
+        // a refusal of this result (stale lease, bad request) will not change.
+        if (f.kind() == Failure.Kind.REFUSED || f.kind() == Failure.Kind.DENIED
+            || f.kind() == Failure.Kind.PROTOCOL) {
           log.error("job {}: the control plane refused the result: {}",
               assignment.getLease().getJobId(), f.message());
+          return false;
+        }
+        if (settings.lifecycle().deliveryAbandoned()) {
           return false;
         }
         log.warn("job {}: delivering the result failed, will retry: {}",

@@ -49,6 +49,7 @@ public final class LogPipeline implements AutoCloseable {
   private long acked;
   private volatile boolean closed;
   private volatile String deliveryProblem;
+  private boolean refused;
 
   public LogPipeline(String jobId, Redactor redactor, Sink sink, Clock clock) {
     this.jobId = jobId;
@@ -93,6 +94,8 @@ public final class LogPipeline implements AutoCloseable {
     List<LogEntry> parts = new ArrayList<>();
     if (line.length() <= MAX_PART_CHARS) {
       LogEntry.Builder e = LogLines.parse(stage, stream, line, clock.instant());
+      // Decoding JSON can reveal a secret the escaped raw line hid from the first pass.
+      e.setMessage(redactor.redact(e.getMessage()));
       if (level != null) {
         e.setLevel(level);
       }
@@ -124,10 +127,16 @@ public final class LogPipeline implements AutoCloseable {
     return redactor.count();
   }
 
-  /** Waits until every entry produced so far is acknowledged; false on timeout. */
+  /**
+   * Waits until every entry produced so far is acknowledged, or the control plane refused the
+   * log for good (see {@link #deliveryProblem()}); false on timeout.
+   */
   public synchronized boolean awaitDelivered(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (acked < nextSeq - 1) {
+      if (refused) {
+        return true;
+      }
       long left = deadline - System.nanoTime();
       if (left <= 0) {
         return false;
@@ -183,6 +192,16 @@ public final class LogPipeline implements AutoCloseable {
       } catch (Exception e) {
         Failure f = Failure.of(e);
         deliveryProblem = f.message();
+        if (f.kind() == Failure.Kind.DENIED || f.kind() == Failure.Kind.REFUSED) {
+          // The control plane will not take this job's log (lease gone, job unknown): waiting
+          // would hold the slot forever. The result report says so.
+          log.error("job {}: the control plane refuses this job's log: {}", jobId, f.message());
+          synchronized (this) {
+            refused = true;
+            notifyAll();
+          }
+          return;
+        }
         log.warn("job {}: sending log entries failed, will retry: {}", jobId, f.message());
         try {
           Thread.sleep(backoff.next().toMillis());

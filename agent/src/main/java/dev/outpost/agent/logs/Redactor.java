@@ -18,15 +18,21 @@ public final class Redactor {
   private final AtomicLong count = new AtomicLong();
 
   public Redactor(List<String> values) {
-    List<String> usable = new ArrayList<>();
+    java.util.Set<String> usable = new java.util.LinkedHashSet<>();
     for (String v : values) {
       if (v != null && v.length() >= MIN_SECRET_LENGTH) {
         usable.add(v);
+        // Terraform's -json lines carry strings JSON-escaped; the escaped form must match too.
+        String escaped = jsonEscaped(v);
+        if (!escaped.equals(v)) {
+          usable.add(escaped);
+        }
       }
     }
     // Longest first, so a secret that contains another is masked whole.
-    usable.sort(Comparator.comparingInt(String::length).reversed());
-    this.secrets = List.copyOf(usable);
+    List<String> sorted = new ArrayList<>(usable);
+    sorted.sort(Comparator.comparingInt(String::length).reversed());
+    this.secrets = List.copyOf(sorted);
   }
 
   /** How many values were given but are too short to be masked safely. */
@@ -53,6 +59,32 @@ public final class Redactor {
       out = b.append(out, from, out.length()).toString();
     }
     return out;
+  }
+
+  /** The value as Go's encoding/json writes it inside a string (HTML characters escaped). */
+  static String jsonEscaped(String value) {
+    StringBuilder b = new StringBuilder(value.length() + 8);
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      switch (c) {
+        case '"' -> b.append("\\\"");
+        case '\\' -> b.append("\\\\");
+        case '\n' -> b.append("\\n");
+        case '\r' -> b.append("\\r");
+        case '\t' -> b.append("\\t");
+        case '<' -> b.append("\\u003c");
+        case '>' -> b.append("\\u003e");
+        case '&' -> b.append("\\u0026");
+        default -> {
+          if (c < 0x20) {
+            b.append(String.format("\\u%04x", (int) c));
+          } else {
+            b.append(c);
+          }
+        }
+      }
+    }
+    return b.toString();
   }
 
   public long count() {

@@ -17,6 +17,7 @@ public record AgentConfig(
     Path caFile,
     Path certFile,
     Path keyFile,
+    Path keyPassphraseFile,
     Path orgKeyFile,
     Path stateDir,
     Path workDir,
@@ -26,7 +27,8 @@ public record AgentConfig(
     String agentName,
     Map<String, String> tags,
     Duration connectTimeout,
-    Duration cancelGrace) {
+    Duration cancelGrace,
+    Duration authWait) {
 
   private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):(\\d{1,5})");
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
@@ -39,8 +41,18 @@ public record AgentConfig(
           + "' is invalid: expected HOST:PORT with a port from 1 to 65535");
     }
     requireReadable("--ca", caFile);
-    requireReadable("--cert", certFile);
-    requireReadable("--key", keyFile);
+    if ((certFile == null) != (keyFile == null)) {
+      throw new ConfigException(certFile == null
+          ? "--key is given without --cert: give both, or neither to enroll"
+          : "--cert is given without --key: give both, or neither to enroll");
+    }
+    if (certFile != null) {
+      requireReadable("--cert", certFile);
+      requireReadable("--key", keyFile);
+    }
+    if (keyPassphraseFile != null) {
+      requireReadable("--key-passphrase-file", keyPassphraseFile);
+    }
     requireReadable("--org-key-file", orgKeyFile);
     if (!sandbox.equals("bubblewrap") && !sandbox.equals("none")) {
       throw new ConfigException("--sandbox '" + sandbox + "' is invalid: use bubblewrap or none");
@@ -61,6 +73,9 @@ public record AgentConfig(
     if (connectTimeout.isNegative() || connectTimeout.isZero()) {
       throw new ConfigException("--connect-timeout " + connectTimeout + " must be positive");
     }
+    if (authWait.isNegative()) {
+      throw new ConfigException("--auth-wait " + authWait + " must not be negative");
+    }
     if (cancelGrace.isNegative()) {
       throw new ConfigException("--cancel-grace " + cancelGrace + " must not be negative");
     }
@@ -70,6 +85,11 @@ public record AgentConfig(
       throw new ConfigException("--state-dir " + stateDir + " and --work-dir " + workDir
           + " must not contain each other: jobs must never see the agent's keys and spool");
     }
+  }
+
+  /** True when the agent enrolls for its certificate instead of using operator files. */
+  public boolean enrolls() {
+    return certFile == null;
   }
 
   /** Creates the state and work directories (0700) when missing. */

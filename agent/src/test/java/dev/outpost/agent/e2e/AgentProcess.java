@@ -27,7 +27,8 @@ final class AgentProcess implements AutoCloseable {
       List<String> args = new ArrayList<>(List.of("run", "--control-plane", controlPlane,
           "--ca", ca.toString(), "--cert", cert.toString(), "--key", key.toString(),
           "--org-key-file", orgKeyFile.toString(), "--state-dir", stateDir.toString(),
-          "--work-dir", workDir.toString(), "--cancel-grace", "PT1S", "--connect-timeout", "PT3S"));
+          "--work-dir", workDir.toString(), "--cancel-grace", "PT1S", "--connect-timeout", "PT3S",
+          "--auth-wait", "PT1S"));
       args.addAll(extra);
       return args;
     }

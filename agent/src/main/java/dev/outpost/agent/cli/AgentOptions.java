@@ -1,0 +1,117 @@
+package dev.outpost.agent.cli;
+
+import dev.outpost.agent.ops.AgentConfig;
+import dev.outpost.agent.ops.ConfigException;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+/** The agent's settings as flags (and, through EnvironmentDefaults, OUTPOST_* variables). */
+final class AgentOptions {
+  @Option(names = "--control-plane", description = "Control plane address HOST:PORT.")
+  String controlPlane;
+
+  @Option(names = "--ca", description = "PEM CA bundle that issued the control plane's "
+      + "certificate.")
+  Path ca;
+
+  @Option(names = "--cert", description = "PEM client certificate (chain) of this agent; "
+      + "without --cert and --key the agent enrolls and keeps its key in --state-dir.")
+  Path cert;
+
+  @Option(names = "--key", description = "PEM private key of the client certificate "
+      + "(PKCS#8, PKCS#1 or SEC1; encrypted PKCS#8 with --key-passphrase-file).")
+  Path key;
+
+  @Option(names = "--key-passphrase-file", description = "File holding the passphrase of an "
+      + "encrypted --key.")
+  Path keyPassphraseFile;
+
+  @Option(names = "--org-key-file", description = "File holding the org key (opk_...).")
+  Path orgKeyFile;
+
+  @Option(names = "--state-dir", defaultValue = "/var/lib/outpost",
+      description = "Agent state: identity and spool; never visible to jobs "
+          + "(default: ${DEFAULT-VALUE}).")
+  Path stateDir;
+
+  @Option(names = "--work-dir", defaultValue = "/var/lib/outpost-work",
+      description = "Job directories (default: ${DEFAULT-VALUE}).")
+  Path workDir;
+
+  @Option(names = "--sandbox", defaultValue = "bubblewrap",
+      description = "bubblewrap or none (default: ${DEFAULT-VALUE}).")
+  String sandbox;
+
+  @Option(names = "--max-jobs", defaultValue = "1", description = "Jobs run at once.")
+  int maxJobs;
+
+  @Option(names = "--terraform", defaultValue = "terraform",
+      description = "Terraform or OpenTofu binary (default: ${DEFAULT-VALUE} on PATH).")
+  String terraform;
+
+  @Option(names = "--name", description = "Agent name (default: the host name).")
+  String name;
+
+  @Option(names = "--tag", split = ",", description = "Tag k=v (repeatable or comma-separated); "
+      + "must be allowed by the org key.")
+  Map<String, String> tags = new LinkedHashMap<>();
+
+  @Option(names = "--connect-timeout", defaultValue = "PT30S",
+      description = "How long to try the first connection before exiting with code 4 "
+          + "(ISO-8601, default: ${DEFAULT-VALUE}).")
+  Duration connectTimeout;
+
+  @Option(names = "--cancel-grace", defaultValue = "PT60S",
+      description = "After SIGINT, how long Terraform may take to stop before it is killed "
+          + "(ISO-8601, default: ${DEFAULT-VALUE}).")
+  Duration cancelGrace;
+
+  @Option(names = "--auth-wait", defaultValue = "PT5M",
+      description = "After the control plane refuses the credentials, how long to wait for the "
+          + "key or certificate files to change before exiting with code 3 "
+          + "(ISO-8601, default: ${DEFAULT-VALUE}).")
+  Duration authWait;
+
+  AgentConfig config() {
+    return new AgentConfig(controlPlane, ca, cert, key, keyPassphraseFile, orgKeyFile, stateDir,
+        workDir, sandbox, maxJobs, resolveTerraform(terraform), agentName(), tags,
+        connectTimeout, cancelGrace, authWait);
+  }
+
+  private String agentName() {
+    if (name != null) {
+      return name;
+    }
+    try {
+      String host = InetAddress.getLocalHost().getHostName().replaceAll("[^A-Za-z0-9._-]", "-");
+      return host.isEmpty() ? "agent" : host;
+    } catch (IOException e) {
+      return "agent";
+    }
+  }
+
+  static Path resolveTerraform(String value) {
+    if (value.contains("/")) {
+      Path p = Path.of(value).toAbsolutePath();
+      if (!Files.isExecutable(p)) {
+        throw new ConfigException("--terraform " + value + " is not an executable file");
+      }
+      return p;
+    }
+    String path = System.getenv().getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin");
+    for (String dir : path.split(":")) {
+      Path candidate = Path.of(dir.isEmpty() ? "." : dir, value);
+      if (Files.isExecutable(candidate) && !Files.isDirectory(candidate)) {
+        return candidate.toAbsolutePath();
+      }
+    }
+    throw new ConfigException("--terraform: '" + value + "' was not found on PATH; install "
+        + "Terraform or OpenTofu, or give its path");
+  }
+}
