@@ -1,38 +1,80 @@
 package dev.outpost.agent.logs;
 
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.Comparator;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Masks a job's secret values in log lines before they leave the host. Terraform's own masking
- * is not enough: {@code nonsensitive()} and {@code local-exec} print secrets in clear.
+ * is not enough: {@code nonsensitive()} and {@code local-exec} print secrets in clear, and
+ * scripts print them encoded. Each secret is matched as written, JSON-escaped (as in the
+ * {@code -json} stream), URL-encoded, and base64-encoded (standard and URL-safe alphabets, at
+ * each of the three byte alignments it can have inside a longer encoded text); a multi-line
+ * secret (a PEM key) is also matched line by line, since the log is read a line at a time.
  */
 public final class Redactor {
   public static final String MASK = "(sensitive)";
   /** Values shorter than this would mask ordinary words; they are not used as patterns. */
   public static final int MIN_SECRET_LENGTH = 4;
+  /** Encoded fragments shorter than this are too likely to occur by chance. */
+  private static final int MIN_ENCODED_LENGTH = 8;
 
-  private final List<String> secrets;
+  private final List<String> patterns;
   private final AtomicLong count = new AtomicLong();
 
   public Redactor(List<String> values) {
-    java.util.Set<String> usable = new java.util.LinkedHashSet<>();
+    Set<String> all = new LinkedHashSet<>();
     for (String v : values) {
       if (v != null && v.length() >= MIN_SECRET_LENGTH) {
-        usable.add(v);
-        // Terraform's -json lines carry strings JSON-escaped; the escaped form must match too.
-        String escaped = jsonEscaped(v);
-        if (!escaped.equals(v)) {
-          usable.add(escaped);
+        addForms(all, v);
+        if (v.contains("\n")) {
+          for (String line : v.split("\r?\n")) {
+            if (line.strip().length() >= MIN_SECRET_LENGTH) {
+              addForms(all, line.strip());
+            }
+          }
         }
       }
     }
+    List<String> sorted = new ArrayList<>(all);
     // Longest first, so a secret that contains another is masked whole.
-    List<String> sorted = new ArrayList<>(usable);
     sorted.sort(Comparator.comparingInt(String::length).reversed());
-    this.secrets = List.copyOf(sorted);
+    this.patterns = List.copyOf(sorted);
+  }
+
+  private static void addForms(Set<String> out, String secret) {
+    out.add(secret);
+    out.add(jsonEscaped(secret));
+    out.add(URLEncoder.encode(secret, StandardCharsets.UTF_8));
+    out.add(URLEncoder.encode(secret, StandardCharsets.UTF_8).replace("+", "%20"));
+    byte[] bytes = secret.getBytes(StandardCharsets.UTF_8);
+    for (int align = 0; align < 3; align++) {
+      for (Base64.Encoder encoder : List.of(Base64.getEncoder(), Base64.getUrlEncoder())) {
+        String fragment = stableBase64(encoder, bytes, align);
+        if (fragment.length() >= MIN_ENCODED_LENGTH) {
+          out.add(fragment);
+        }
+      }
+    }
+  }
+
+  /**
+   * The base64 characters that depend on the secret alone when it starts {@code align} bytes
+   * into a 3-byte group: the groups shared with unknown neighbouring bytes are cut off.
+   */
+  static String stableBase64(Base64.Encoder encoder, byte[] secret, int align) {
+    byte[] padded = new byte[align + secret.length];
+    System.arraycopy(secret, 0, padded, align, secret.length);
+    String encoded = encoder.withoutPadding().encodeToString(padded);
+    int start = align == 0 ? 0 : 4;
+    int end = 4 * ((align + secret.length) / 3);
+    return end > start ? encoded.substring(start, end) : "";
   }
 
   /** How many values were given but are too short to be masked safely. */
@@ -43,7 +85,7 @@ public final class Redactor {
 
   public String redact(String line) {
     String out = line;
-    for (String secret : secrets) {
+    for (String secret : patterns) {
       int at = out.indexOf(secret);
       if (at < 0) {
         continue;
@@ -87,7 +129,17 @@ public final class Redactor {
     return b.toString();
   }
 
+  /** Occurrences masked so far. */
   public long count() {
     return count.get();
+  }
+
+  int patternCount() {
+    return patterns.size();
+  }
+
+  @Override
+  public String toString() {
+    return "Redactor[" + patterns.size() + " patterns]";
   }
 }

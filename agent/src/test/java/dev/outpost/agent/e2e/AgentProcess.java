@@ -20,15 +20,24 @@ final class AgentProcess implements AutoCloseable {
   }
 
   /** Options for a run: the minimum an agent needs, plus extra flags. */
+  /**
+   * Options for a run: the minimum an agent needs, plus extra flags. Without cert and key the
+   * agent enrolls. The auth wait is short unless a test waits for new credentials.
+   */
   record Options(String controlPlane, Path ca, Path cert, Path key, Path orgKeyFile,
       Path stateDir, Path workDir, List<String> extra) {
 
     List<String> arguments() {
       List<String> args = new ArrayList<>(List.of("run", "--control-plane", controlPlane,
-          "--ca", ca.toString(), "--cert", cert.toString(), "--key", key.toString(),
-          "--org-key-file", orgKeyFile.toString(), "--state-dir", stateDir.toString(),
-          "--work-dir", workDir.toString(), "--cancel-grace", "PT1S", "--connect-timeout", "PT3S",
-          "--auth-wait", "PT1S"));
+          "--ca", ca.toString(), "--org-key-file", orgKeyFile.toString(),
+          "--state-dir", stateDir.toString(), "--work-dir", workDir.toString(),
+          "--cancel-grace", "PT1S", "--connect-timeout", "PT3S"));
+      if (cert != null) {
+        args.addAll(List.of("--cert", cert.toString(), "--key", key.toString()));
+      }
+      if (!extra.contains("--auth-wait")) {
+        args.addAll(List.of("--auth-wait", "PT1S"));
+      }
       args.addAll(extra);
       return args;
     }

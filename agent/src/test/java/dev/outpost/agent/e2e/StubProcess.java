@@ -42,10 +42,18 @@ final class StubProcess implements AutoCloseable {
   }
 
   static StubProcess start(Path dataDir) throws IOException {
-    TestPki pki = TestPki.create(dataDir.resolve("pki"));
-    Process process = new ProcessBuilder(Jars.java(), "-jar", Jars.stub().toString(), "serve",
-        "--data-dir", dataDir.toString(), "--listen", "127.0.0.1:0",
-        "--admin-listen", "127.0.0.1:0", "--heartbeat-interval", "PT1S")
+    return start(dataDir, List.of("localhost", "127.0.0.1"), List.of());
+  }
+
+  /** With the server certificate naming {@code hosts}, and extra {@code serve} flags. */
+  static StubProcess start(Path dataDir, List<String> hosts, List<String> serveFlags)
+      throws IOException {
+    TestPki pki = TestPki.create(dataDir.resolve("pki"), hosts);
+    List<String> command = new ArrayList<>(List.of(Jars.java(), "-jar", Jars.stub().toString(),
+        "serve", "--data-dir", dataDir.toString(), "--listen", "127.0.0.1:0",
+        "--admin-listen", "127.0.0.1:0", "--heartbeat-interval", "PT1S"));
+    command.addAll(serveFlags);
+    Process process = new ProcessBuilder(command)
         .redirectErrorStream(true)
         .redirectOutput(dataDir.resolve("stub.log").toFile())
         .start();
@@ -96,6 +104,11 @@ final class StubProcess implements AutoCloseable {
     sensitive.forEach((k, v) -> h.addVariables(Variable.newBuilder().setName(k).setValue(v)
         .setSensitive(true)));
     return admin.submit(h.build(), SourceArchive.pack(dir));
+  }
+
+  List<dev.outpost.proto.v1.AuditEvent> audit() {
+    return admin.blocking(10).listAuditEvents(
+        dev.outpost.proto.v1.ListAuditEventsRequest.getDefaultInstance()).getEventsList();
   }
 
   Job job(String id) {

@@ -11,8 +11,12 @@ record TestPki(PkiFiles files) {
   static final String TRUST_DOMAIN = "outpost.local";
 
   static TestPki create(Path dir) throws IOException {
+    return create(dir, List.of("localhost", "127.0.0.1"));
+  }
+
+  static TestPki create(Path dir, List<String> serverHosts) throws IOException {
     PkiFiles files = new PkiFiles(dir);
-    files.init("Test CA " + dir.getFileName(), List.of("localhost", "127.0.0.1"));
+    files.init("Test CA " + dir.getFileName(), serverHosts);
     return new TestPki(files);
   }
 
