@@ -3,13 +3,8 @@ package dev.outpost.agent.job;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.agent.logs.LogPipeline;
 import dev.outpost.agent.logs.Redactor;
-import dev.outpost.agent.terraform.ApplyOptions;
-import dev.outpost.agent.terraform.InitOptions;
-import dev.outpost.agent.terraform.PlanOptions;
 import dev.outpost.agent.terraform.Terraform;
 import dev.outpost.agent.terraform.TerraformEnvironment;
-import dev.outpost.agent.terraform.TerraformMessage;
-import dev.outpost.agent.terraform.TerraformRun;
 import dev.outpost.agent.workspace.ArchiveExtractor;
 import dev.outpost.agent.workspace.JobDirectory;
 import dev.outpost.proto.Payloads;
@@ -38,7 +33,6 @@ import org.slf4j.MDC;
 public final class JobRunner implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(JobRunner.class);
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String PLAN_FILE = "outpost.tfplan";
 
   private final JobAssignment assignment;
   private final JobSettings settings;
@@ -46,10 +40,7 @@ public final class JobRunner implements Runnable {
   private final Runnable onFinished;
   private final Redactor redactor;
   private volatile String cancelReason;
-  private volatile TerraformRun current;
-  private final Object cancelLock = new Object();
-  private final java.util.Set<TerraformRun> stopping =
-      java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+  private volatile StageRunner stages;
 
   public JobRunner(JobAssignment assignment, JobSettings settings, JobCalls calls,
       Runnable onFinished) {
@@ -76,35 +67,15 @@ public final class JobRunner implements Runnable {
    * never waits for a command being launched (it is called from the session's thread).
    */
   public void cancel(String reason) {
-    synchronized (cancelLock) {
-      if (cancelReason != null) {
-        return;
+    synchronized (this) {
+      if (cancelReason == null) {
+        cancelReason = reason;
       }
-      cancelReason = reason;
     }
-    log.info("job {}: stopping: {}", jobId(), reason);
-    TerraformRun run = current;
-    if (run != null) {
-      stopInBackground(run);
+    StageRunner runner = stages;
+    if (runner != null) {
+      runner.cancel(reason);
     }
-  }
-
-  private void stopInBackground(TerraformRun run) {
-    synchronized (cancelLock) {
-      if (stopping.contains(run)) {
-        return;
-      }
-      stopping.add(run);
-    }
-    Thread stopper = new Thread(() -> {
-      try {
-        run.stop(settings.cancelGrace());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, "stop-" + jobId());
-    stopper.setDaemon(true);
-    stopper.start();
   }
 
   @Override
@@ -115,17 +86,31 @@ public final class JobRunner implements Runnable {
         settings.clock())) {
       JobOutcome outcome;
       Terraform terraform = null;
+      JobResult result = new JobResult();
       try {
+        StageRunner runner = new StageRunner(jobId(), pipeline, redactor, settings.cancelGrace());
+        synchronized (this) {
+          stages = runner;
+          if (cancelReason != null) {
+            runner.cancel(cancelReason);
+          }
+        }
         dir = JobDirectory.create(settings.workDir(), jobId());
         terraform = prepare(dir, pipeline);
-        outcome = execute(terraform, dir, pipeline);
+        Path savedPlan = Payloads.isPresent(assignment.getSavedPlan())
+            ? dir.controlDir().resolve("saved.tfplan") : null;
+        if (savedPlan != null) {
+          download(PayloadKind.PAYLOAD_KIND_SAVED_PLAN, assignment.getSavedPlan(), savedPlan);
+        }
+        outcome = new Workflows(terraform, dir, runner, result).run(assignment.getType(),
+            savedPlan);
       } catch (Exception e) {
         log.warn("job {}: failed before or between Terraform runs: {}", jobId(),
             redactor.redact(e.toString()));
         outcome = new JobOutcome.Failed(redactor.redact(String.valueOf(e.getMessage())), -1);
       }
       boolean acknowledged = new ResultReporter(assignment, settings, calls, pipeline)
-          .report(outcome, dir, terraform);
+          .report(outcome, dir, terraform, result);
       if (acknowledged && dir != null) {
         dir.delete();
       }
@@ -193,99 +178,6 @@ public final class JobRunner implements Runnable {
       throw new java.io.IOException(kind + " has sha256 " + actual + " but the assignment "
           + "announced " + expected.getSha256());
     }
-  }
-
-  private JobOutcome execute(Terraform tf, JobDirectory dir, LogPipeline pipeline)
-      throws Exception {
-    switch (assignment.getType().getTypeCase()) {
-      case APPLY -> {
-        if (!assignment.getType().getApply().getSavedPlanJobId().isEmpty()) {
-          return unsupported("apply of a saved plan");
-        }
-        Path plan = dir.controlDir().resolve(PLAN_FILE);
-        JobOutcome failed = stage(Stage.STAGE_INIT, () -> tf.init(InitOptions.defaults()), pipeline);
-        if (failed == null) {
-          failed = stage(Stage.STAGE_PLAN, () -> tf.plan(PlanOptions.to(plan)), pipeline);
-        }
-        if (failed == null) {
-          failed = stage(Stage.STAGE_APPLY, () -> tf.apply(ApplyOptions.ofPlan(plan)), pipeline);
-        }
-        return failed == null ? new JobOutcome.Succeeded() : failed;
-      }
-      default -> {
-        return unsupported(jobType());
-      }
-    }
-  }
-
-  private JobOutcome unsupported(String what) {
-    return new JobOutcome.Failed("this agent does not run " + what + " jobs yet", -1);
-  }
-
-  private interface Start {
-    TerraformRun start() throws IOException;
-  }
-
-  /** Runs one Terraform command to its end; null when it succeeded. */
-  private JobOutcome stage(Stage stage, Start start, LogPipeline pipeline) throws Exception {
-    if (cancelReason != null) {
-      return new JobOutcome.Cancelled(cancelReason, -1);
-    }
-    TerraformRun run = start.start();
-    current = run;
-    if (cancelReason != null) {
-      // The cancel arrived while the command was being launched.
-      stopInBackground(run);
-    }
-    // Ends when the command has recorded its exit status, or when it is gone without one (the
-    // wrapper itself was killed).
-    pipeline.follow(stage, run.stdoutFile(), run.stderrFile(),
-        () -> run.exitCode().isPresent() || !run.process().isAlive());
-    Integer code = run.waitFor(Duration.ofSeconds(5)).orElse(null);
-    current = null;
-    // Terraform has exited, but a local-exec's background children may live on inside the
-    // sandbox; they must not outlive their stage.
-    run.stop(Duration.ZERO);
-    if (code == null) {
-      return new JobOutcome.Interrupted("terraform " + stageName(stage)
-          + " ended without an exit status (its process was killed)");
-    }
-    if (run.succeeded(code)) {
-      // A cancel that arrives after the command succeeded is too late to matter for it; the
-      // next stage is not started.
-      return cancelReason != null && stage != Stage.STAGE_APPLY
-          ? new JobOutcome.Cancelled(cancelReason, code) : null;
-    }
-    if (cancelReason != null) {
-      return new JobOutcome.Cancelled(cancelReason, code);
-    }
-    return new JobOutcome.Failed(redactor.redact(errorText(stage, run, code)), code);
-  }
-
-  static String stageName(Stage stage) {
-    return stage.name().replace("STAGE_", "").toLowerCase(java.util.Locale.ROOT);
-  }
-
-  /** Terraform's error diagnostics (summary and detail), else the end of its stderr. */
-  static String errorText(Stage stage, TerraformRun run, int code) throws IOException {
-    StringBuilder text = new StringBuilder();
-    for (TerraformMessage m : run.diagnostics()) {
-      if (!"error".equals(m.level())) {
-        continue;
-      }
-      var diagnostic = JSON.readTree(m.json()).path("diagnostic");
-      text.append(diagnostic.path("summary").asText(m.message()));
-      String detail = diagnostic.path("detail").asText("");
-      if (!detail.isEmpty()) {
-        text.append(": ").append(detail);
-      }
-      text.append('\n');
-    }
-    if (text.isEmpty()) {
-      text.append(run.stderrTail(2000));
-    }
-    return "terraform " + stageName(stage) + " exited with " + code
-        + (text.isEmpty() ? "" : ": " + text.toString().strip());
   }
 
   private String jobType() {

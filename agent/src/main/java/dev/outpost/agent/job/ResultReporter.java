@@ -16,7 +16,6 @@ import dev.outpost.proto.v1.JobAssignment;
 import dev.outpost.proto.v1.LogLevel;
 import dev.outpost.proto.v1.Output;
 import dev.outpost.proto.v1.PayloadKind;
-import dev.outpost.proto.v1.PayloadRef;
 import dev.outpost.proto.v1.Resource;
 import dev.outpost.proto.v1.Stage;
 import java.nio.file.Files;
@@ -49,11 +48,19 @@ final class ResultReporter {
   }
 
   /** True once the control plane acknowledged the result. */
-  boolean report(JobOutcome outcome, JobDirectory dir, Terraform tf) throws Exception {
+  boolean report(JobOutcome outcome, JobDirectory dir, Terraform tf, JobResult produced)
+      throws Exception {
     CompleteJobRequest.Builder result = CompleteJobRequest.newBuilder()
         .setLease(assignment.getLease()).setOutcome(outcome.wire())
         .setErrorMessage(outcome.message()).setExitCode(outcome.exitCode())
-        .setTerraform(settings.terraformVersion());
+        .setTerraform(settings.terraformVersion())
+        .addAllResourceChanges(produced.resourceChanges);
+    if (produced.changes != null) {
+      result.setChanges(produced.changes);
+    }
+    if (produced.template != null) {
+      result.setTemplate(produced.template);
+    }
     Path state = dir == null ? null : dir.stateFile();
     boolean hasState = state != null && Files.isRegularFile(state) && Files.size(state) > 0;
     if (hasState && tf != null) {
@@ -76,8 +83,13 @@ final class ResultReporter {
     while (true) {
       try {
         if (hasState) {
-          PayloadRef ref = calls.upload(PayloadKind.PAYLOAD_KIND_STATE, state);
-          result.setState(ref);
+          result.setState(calls.upload(PayloadKind.PAYLOAD_KIND_STATE, state));
+        }
+        if (produced.planFile != null && Files.exists(produced.planFile)) {
+          result.setPlanFile(calls.upload(PayloadKind.PAYLOAD_KIND_PLAN_FILE, produced.planFile));
+        }
+        if (produced.planJson != null && Files.exists(produced.planJson)) {
+          result.setPlanJson(calls.upload(PayloadKind.PAYLOAD_KIND_PLAN_JSON, produced.planJson));
         }
         CompleteJobResponse response = calls.complete(result.build());
         if (response.getStateKeptAside()) {

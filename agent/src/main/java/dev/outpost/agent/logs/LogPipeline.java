@@ -68,17 +68,18 @@ public final class LogPipeline implements AutoCloseable {
 
   /**
    * Follows a process's output files until {@code finished} reports the process has ended and
-   * everything it wrote has been read.
+   * everything it wrote has been read. A null {@code stdout} is not read (a secret payload).
    */
   public void follow(Stage stage, Path stdout, Path stderr, BooleanSupplier finished)
       throws IOException, InterruptedException {
-    FileTail out = new FileTail(stdout, 0);
+    FileTail out = stdout == null ? null : new FileTail(stdout, 0);
     FileTail err = new FileTail(stderr, 0);
     while (true) {
       // Read "finished" before the files: whatever was written before the exit is then
       // guaranteed to be seen by the final pass.
       boolean done = finished.getAsBoolean();
-      int n = out.poll(done, line -> add(stage, LogStream.LOG_STREAM_STDOUT, line, null))
+      int n = (out == null ? 0
+          : out.poll(done, line -> add(stage, LogStream.LOG_STREAM_STDOUT, line, null)))
           + err.poll(done, line -> add(stage, LogStream.LOG_STREAM_STDERR, line, null));
       if (done) {
         return;

@@ -70,6 +70,9 @@ final class Bubblewrap implements Sandbox {
     a.addAll(List.of("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"));
     String job = spec.jobDir().toString();
     a.addAll(List.of("--bind", job, job));
+    for (Path p : spec.readWritePaths()) {
+      a.addAll(List.of("--bind", p.toString(), p.toString()));
+    }
     // Bound after the job dir so they override it: the command must not forge its pid or exit
     // status, nor truncate the log the agent is shipping.
     for (Path p : List.of(spec.controlDir(), spec.stdoutFile(), spec.stderrFile())) {

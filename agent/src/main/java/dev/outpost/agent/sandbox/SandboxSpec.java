@@ -13,6 +13,8 @@ import java.util.Objects;
  * @param command argv; element 0 is the absolute path of the binary
  * @param environment the complete environment of the command; nothing is inherited
  * @param readOnlyPaths extra paths bound read-only at the same path
+ * @param readWritePaths extra paths bound read-write at the same path (e.g. the provider cache
+ *     during {@code init}); a read-only path inside one of them stays read-only
  * @param network true: share the host network namespace; false: loopback only
  * @param stdoutFile appended to by the launched process itself, never through a JVM pipe
  * @param stderrFile appended to by the launched process itself
@@ -25,6 +27,7 @@ public record SandboxSpec(
     List<String> command,
     Map<String, String> environment,
     List<Path> readOnlyPaths,
+    List<Path> readWritePaths,
     boolean network,
     Path stdoutFile,
     Path stderrFile,
@@ -48,10 +51,19 @@ public record SandboxSpec(
       }
     }
     readOnlyPaths = readOnlyPaths.stream().map(p -> absolute("readOnlyPaths", p)).toList();
+    readWritePaths = readWritePaths.stream().map(p -> absolute("readWritePaths", p)).toList();
     if (!workingDir.startsWith(jobDir)) {
       throw new IllegalArgumentException(
           "workingDir " + workingDir + " must be inside jobDir " + jobDir);
     }
+  }
+
+  /** Without extra read-write paths. */
+  public SandboxSpec(Path jobDir, Path workingDir, List<String> command,
+      Map<String, String> environment, List<Path> readOnlyPaths, boolean network,
+      Path stdoutFile, Path stderrFile, Path controlDir) {
+    this(jobDir, workingDir, command, environment, readOnlyPaths, List.of(), network, stdoutFile,
+        stderrFile, controlDir);
   }
 
   private static Path absolute(String what, Path path) {

@@ -1,6 +1,7 @@
 package dev.outpost.agent.terraform;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -9,10 +10,17 @@ import java.util.Objects;
  * @param out where the saved plan goes (-out); required, since applies use saved plans
  * @param destroy plan a destroy (-destroy)
  * @param detailedExitCode exit 2 means "changes present" (-detailed-exitcode)
+ * @param targets resource addresses to restrict the plan to (-target), usually none
  */
-public record PlanOptions(Path out, boolean destroy, boolean detailedExitCode) {
+public record PlanOptions(Path out, boolean destroy, boolean detailedExitCode,
+    List<String> targets) {
   public PlanOptions {
     Objects.requireNonNull(out, "out");
+    targets = List.copyOf(targets);
+  }
+
+  public PlanOptions(Path out, boolean destroy, boolean detailedExitCode) {
+    this(out, destroy, detailedExitCode, List.of());
   }
 
   public static PlanOptions to(Path out) {

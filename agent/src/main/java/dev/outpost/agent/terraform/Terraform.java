@@ -68,6 +68,9 @@ public final class Terraform {
     if (o.destroy()) {
       args.add("-destroy");
     }
+    for (String target : o.targets()) {
+      args.add("-target=" + target);
+    }
     return start(PLAN, args, null);
   }
 

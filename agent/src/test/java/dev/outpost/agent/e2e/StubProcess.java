@@ -96,10 +96,15 @@ final class StubProcess implements AutoCloseable {
 
   Job submitApply(Path dir, String org, String workspace, Map<String, String> vars,
       Map<String, String> sensitive) throws IOException {
+    return submit(dir, org, workspace, dev.outpost.proto.v1.JobType.newBuilder()
+        .setApply(dev.outpost.proto.v1.ApplyJob.getDefaultInstance()).build(), vars, sensitive);
+  }
+
+  Job submit(Path dir, String org, String workspace, dev.outpost.proto.v1.JobType type,
+      Map<String, String> vars, Map<String, String> sensitive) throws IOException {
     SubmitJobHeader.Builder h = SubmitJobHeader.newBuilder()
         .setWorkspace(WorkspaceRef.newBuilder().setOrg(org).setName(workspace))
-        .setType(dev.outpost.proto.v1.JobType.newBuilder()
-            .setApply(dev.outpost.proto.v1.ApplyJob.getDefaultInstance()));
+        .setType(type);
     vars.forEach((k, v) -> h.addVariables(Variable.newBuilder().setName(k).setValue(v)));
     sensitive.forEach((k, v) -> h.addVariables(Variable.newBuilder().setName(k).setValue(v)
         .setSensitive(true)));

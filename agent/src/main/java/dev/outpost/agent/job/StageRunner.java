@@ -1,0 +1,186 @@
+package dev.outpost.agent.job;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.outpost.agent.logs.LogPipeline;
+import dev.outpost.agent.logs.Redactor;
+import dev.outpost.agent.terraform.TerraformMessage;
+import dev.outpost.agent.terraform.TerraformRun;
+import dev.outpost.proto.v1.Stage;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Locale;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs a job's Terraform commands one at a time, streaming their output, and stops the one
+ * running when the job is cancelled: SIGINT to its process group, the grace period, then the
+ * sandbox is killed. {@link #cancel} may come from any thread and never waits for a launch.
+ */
+final class StageRunner {
+  private static final Logger log = LoggerFactory.getLogger(StageRunner.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  interface Start {
+    TerraformRun start() throws IOException;
+  }
+
+  private final String jobId;
+  private final LogPipeline pipeline;
+  private final Redactor redactor;
+  private final Duration grace;
+  private final Object lock = new Object();
+  private final Set<TerraformRun> stopping = Collections.newSetFromMap(new IdentityHashMap<>());
+  private volatile String cancelReason;
+  private volatile TerraformRun current;
+  private volatile TerraformRun last;
+
+  StageRunner(String jobId, LogPipeline pipeline, Redactor redactor, Duration grace) {
+    this.jobId = jobId;
+    this.pipeline = pipeline;
+    this.redactor = redactor;
+    this.grace = grace;
+  }
+
+  LogPipeline pipeline() {
+    return pipeline;
+  }
+
+  String cancelReason() {
+    return cancelReason;
+  }
+
+  /** The last command started, for its messages and diagnostics. */
+  TerraformRun last() {
+    return last;
+  }
+
+  void cancel(String reason) {
+    synchronized (lock) {
+      if (cancelReason != null) {
+        return;
+      }
+      cancelReason = reason;
+    }
+    log.info("job {}: stopping: {}", jobId, reason);
+    TerraformRun run = current;
+    if (run != null) {
+      stopInBackground(run);
+    }
+  }
+
+  private void stopInBackground(TerraformRun run) {
+    synchronized (lock) {
+      if (!stopping.add(run)) {
+        return;
+      }
+    }
+    Thread stopper = new Thread(() -> {
+      try {
+        run.stop(grace);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "stop-" + jobId);
+    stopper.setDaemon(true);
+    stopper.start();
+  }
+
+  /** Runs one Terraform command to its end; null when it succeeded. */
+  JobOutcome run(Stage stage, Start start) throws Exception {
+    if (cancelReason != null) {
+      return new JobOutcome.Cancelled(cancelReason, -1);
+    }
+    TerraformRun run = start.start();
+    current = run;
+    last = run;
+    if (cancelReason != null) {
+      // The cancel arrived while the command was being launched.
+      stopInBackground(run);
+    }
+    // Ends when the command has recorded its exit status, or when it is gone without one (the
+    // wrapper itself was killed).
+    pipeline.follow(stage, run.stdoutFile(), run.stderrFile(),
+        () -> run.exitCode().isPresent() || !run.process().isAlive());
+    Integer code = run.waitFor(Duration.ofSeconds(5)).orElse(null);
+    current = null;
+    // Terraform has exited, but a local-exec's background children may live on inside the
+    // sandbox; they must not outlive their stage.
+    run.stop(Duration.ZERO);
+    if (code == null) {
+      return new JobOutcome.Interrupted("terraform " + name(stage)
+          + " ended without an exit status (its process was killed)");
+    }
+    if (run.succeeded(code)) {
+      // A cancel after a successful apply or destroy came too late to matter; after an
+      // earlier stage it stops the job before the next one.
+      boolean last = stage == Stage.STAGE_APPLY || stage == Stage.STAGE_DESTROY;
+      return cancelReason != null && !last ? new JobOutcome.Cancelled(cancelReason, code) : null;
+    }
+    if (cancelReason != null) {
+      return new JobOutcome.Cancelled(cancelReason, code);
+    }
+    return new JobOutcome.Failed(redactor.redact(errorText(stage, run, code)), code);
+  }
+
+  /**
+   * Runs a command whose standard output is a secret payload (show -json of a plan or state):
+   * only its standard error goes to the log.
+   */
+  JobOutcome runQuiet(Stage stage, Start start) throws Exception {
+    if (cancelReason != null) {
+      return new JobOutcome.Cancelled(cancelReason, -1);
+    }
+    TerraformRun run = start.start();
+    current = run;
+    if (cancelReason != null) {
+      stopInBackground(run);
+    }
+    pipeline.follow(stage, null, run.stderrFile(),
+        () -> run.exitCode().isPresent() || !run.process().isAlive());
+    Integer code = run.waitFor(Duration.ofSeconds(5)).orElse(null);
+    current = null;
+    run.stop(Duration.ZERO);
+    if (code == null) {
+      return new JobOutcome.Interrupted("terraform " + name(stage) + " ended without an exit "
+          + "status (its process was killed)");
+    }
+    if (code == 0) {
+      return null;
+    }
+    if (cancelReason != null) {
+      return new JobOutcome.Cancelled(cancelReason, code);
+    }
+    return new JobOutcome.Failed(redactor.redact("terraform " + name(stage) + " exited with "
+        + code + ": " + run.stderrTail(2000)), code);
+  }
+
+  static String name(Stage stage) {
+    return stage.name().replace("STAGE_", "").toLowerCase(Locale.ROOT);
+  }
+
+  /** Terraform's error diagnostics (summary and detail), else the end of its stderr. */
+  static String errorText(Stage stage, TerraformRun run, int code) throws IOException {
+    StringBuilder text = new StringBuilder();
+    for (TerraformMessage m : run.diagnostics()) {
+      if (!"error".equals(m.level())) {
+        continue;
+      }
+      var diagnostic = JSON.readTree(m.json()).path("diagnostic");
+      text.append(diagnostic.path("summary").asText(m.message()));
+      String detail = diagnostic.path("detail").asText("");
+      if (!detail.isEmpty()) {
+        text.append(": ").append(detail);
+      }
+      text.append('\n');
+    }
+    if (text.isEmpty()) {
+      text.append(run.stderrTail(2000));
+    }
+    return "terraform " + name(stage) + " exited with " + code
+        + (text.isEmpty() ? "" : ": " + text.toString().strip());
+  }
+}
