@@ -72,9 +72,9 @@ final class DemoCommand implements Callable<Integer> {
     Path dir = Files.createTempDirectory("outpost-demo-");
     DataDir data = new DataDir(dir.resolve("stub"));
     data.pki().init("Outpost demo CA", List.of("localhost", "127.0.0.1"));
-    StubServer.Config config = new StubServer.Config(new InetSocketAddress("127.0.0.1", 0),
-        new InetSocketAddress("127.0.0.1", 0), data.pki().serverCert(), data.pki().serverKey(),
-        data.pki().caCert(), data.adminToken(), ControlPlane.Settings.defaults(), 1L << 30);
+    StubServer.Config config = StubServer.Config.of(new InetSocketAddress("127.0.0.1", 0),
+        new InetSocketAddress("127.0.0.1", 0), data.pki(), data.adminToken(),
+        ControlPlane.Settings.defaults(), 1L << 30);
     Process agent = null;
     try (StubServer server = StubServer.start(config, new MemoryStore(), Clock.systemUTC());
         AdminClient admin = new AdminClient(ServeCommand.hostPort(server.adminAddress()),

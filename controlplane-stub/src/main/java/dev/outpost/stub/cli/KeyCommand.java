@@ -1,11 +1,14 @@
 package dev.outpost.stub.cli;
 
+import dev.outpost.proto.Times;
 import dev.outpost.proto.v1.CreateKeyRequest;
 import dev.outpost.proto.v1.CreateKeyResponse;
 import dev.outpost.proto.v1.ListKeysRequest;
 import dev.outpost.proto.v1.OrgKey;
 import dev.outpost.proto.v1.RevokeKeyRequest;
 import dev.outpost.stub.server.AdminClient;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -31,11 +34,23 @@ final class KeyCommand {
     @Option(names = "--tag", description = "A tag k=v that agents using this key may claim.")
     Map<String, String> tags = new LinkedHashMap<>();
 
+    @Option(names = "--expires-in", description = "ISO-8601 duration after which the key stops "
+        + "working and its sessions end (default: no expiry).")
+    Duration expiresIn;
+
     @Override
     public Integer call() {
+      CreateKeyRequest.Builder request = CreateKeyRequest.newBuilder()
+          .setOrg(org).setDescription(description).putAllTags(tags);
+      if (expiresIn != null) {
+        if (expiresIn.isNegative() || expiresIn.isZero()) {
+          throw new CliException(CliException.Kind.CONFIG, "--expires-in " + expiresIn
+              + " is invalid: it must be positive");
+        }
+        request.setExpiresAt(Times.timestamp(Instant.now().plus(expiresIn)));
+      }
       try (AdminClient client = admin.connect()) {
-        CreateKeyResponse r = client.blocking(10).createKey(CreateKeyRequest.newBuilder()
-            .setOrg(org).setDescription(description).putAllTags(tags).build());
+        CreateKeyResponse r = client.blocking(10).createKey(request.build());
         System.out.println(r.getSecret());
         System.err.println("created key " + r.getKey().getId() + " for org " + org
             + "; the secret above is shown only once");
@@ -57,8 +72,9 @@ final class KeyCommand {
       try (AdminClient client = admin.connect()) {
         for (OrgKey k : client.blocking(10).listKeys(ListKeysRequest.newBuilder().setOrg(org)
             .build()).getKeysList()) {
-          System.out.printf("%s  %s  %s  tags=%s%n", k.getId(), k.getRevoked() ? "revoked" : "active",
-              k.getDescription(), k.getTagsMap());
+          System.out.printf("%s  %s  %s  tags=%s%s%n", k.getId(),
+              k.getRevoked() ? "revoked" : "active", k.getDescription(), k.getTagsMap(),
+              k.hasExpiresAt() ? "  expires=" + Times.instant(k.getExpiresAt()) : "");
         }
       }
       return 0;

@@ -1,5 +1,6 @@
 package dev.outpost.stub.cli;
 
+import dev.outpost.stub.pki.IssuerBindings;
 import dev.outpost.stub.server.ControlPlane;
 import dev.outpost.stub.server.StubServer;
 import dev.outpost.stub.store.MemoryStore;
@@ -9,6 +10,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -43,6 +46,19 @@ final class ServeCommand implements Callable<Integer> {
       description = "Largest archive, state or plan accepted (default: 1 GiB).")
   long maxPayloadBytes;
 
+  @Option(names = "--cert-lifetime", defaultValue = "PT24H", description = "Lifetime of client "
+      + "certificates signed at enrollment, ISO-8601 duration (default: ${DEFAULT-VALUE}).")
+  Duration certLifetime;
+
+  @Option(names = "--issuer-org", paramLabel = "CAFILE=ORG", description = "Bind an operator CA "
+      + "(PEM file) to one organization: its certificates are trusted, and one without the "
+      + "Outpost URI SAN belongs to ORG, with the agent name from its CN. Repeatable.")
+  List<String> issuerOrgs = new ArrayList<>();
+
+  @Option(names = "--tls-min", defaultValue = "1.3", description = "Lowest TLS version accepted "
+      + "from agents: 1.3 or 1.2 (default: ${DEFAULT-VALUE}).")
+  String tlsMin;
+
   @Override
   public Integer call() throws Exception {
     DataDir dir = new DataDir(dataDir);
@@ -50,15 +66,22 @@ final class ServeCommand implements Callable<Integer> {
       throw new CliException(CliException.Kind.CONFIG, "no PKI in " + dir.pki().dir()
           + "; create one with: outpost-controlplane-stub pki init --data-dir " + dataDir);
     }
-    StubServer.Config config = new StubServer.Config(address("--listen", listen),
-        address("--admin-listen", adminListen), dir.pki().serverCert(), dir.pki().serverKey(),
-        dir.pki().caCert(), dir.adminToken(),
-        new ControlPlane.Settings(trustDomain, heartbeatInterval, leaseTtl), maxPayloadBytes);
+    StubServer.Config config;
+    try {
+      config = StubServer.Config.of(address("--listen", listen),
+          address("--admin-listen", adminListen), dir.pki(), dir.adminToken(),
+          new ControlPlane.Settings(trustDomain, heartbeatInterval, leaseTtl, certLifetime),
+          maxPayloadBytes).withIssuerOrgs(bindings()).withTlsMin(tlsMin);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(CliException.Kind.CONFIG, e.getMessage());
+    }
     StubServer server;
     try {
       server = StubServer.start(config, new MemoryStore(), Clock.systemUTC());
+    } catch (IllegalArgumentException e) {
+      throw new CliException(CliException.Kind.CONFIG, e.getMessage());
     } catch (IOException e) {
-      throw new CliException(CliException.Kind.CONFIG, "cannot listen: " + e.getMessage());
+      throw new CliException(CliException.Kind.CONFIG, "cannot start: " + e.getMessage());
     }
     String agent = hostPort(server.agentAddress());
     String admin = hostPort(server.adminAddress());
@@ -74,6 +97,27 @@ final class ServeCommand implements Callable<Integer> {
     server.close();
     Files.deleteIfExists(dir.endpointsFile());
     return 0;
+  }
+
+  private List<IssuerBindings.Binding> bindings() {
+    List<IssuerBindings.Binding> bindings = new ArrayList<>();
+    // A list, not a picocli map: a map would silently keep only the last of two bindings of
+    // one CA file, and an issuer bound to two orgs must be an error.
+    for (String setting : issuerOrgs) {
+      int eq = setting.lastIndexOf('=');
+      String org = eq < 0 ? "" : setting.substring(eq + 1);
+      Path file = Path.of(eq < 0 ? setting : setting.substring(0, eq));
+      if (!org.matches("[a-z0-9][a-z0-9-]{0,62}")) {
+        throw new CliException(CliException.Kind.CONFIG, "--issuer-org " + setting
+            + ": expected CAFILE=ORG with ORG an org name (1-63 lowercase letters, digits, '-')");
+      }
+      if (!Files.isReadable(file)) {
+        throw new CliException(CliException.Kind.CONFIG, "--issuer-org " + setting
+            + ": the CA file does not exist or is not readable");
+      }
+      bindings.add(new IssuerBindings.Binding(file, org));
+    }
+    return bindings;
   }
 
   static InetSocketAddress address(String option, String value) {

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
     description = "The Outpost reference control plane: serves agents over mTLS gRPC and "
         + "offers admin commands for orgs, keys and jobs.",
     subcommands = {ServeCommand.class, PkiCommand.class, OrgCommand.class, KeyCommand.class,
-        JobCommand.class, DemoCommand.class})
+        CertCommand.class, JobCommand.class, AuditCommand.class, DemoCommand.class})
 public final class StubMain {
   public static void main(String[] args) {
     System.exit(run(args));

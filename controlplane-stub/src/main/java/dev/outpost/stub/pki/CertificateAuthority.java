@@ -94,29 +94,55 @@ public final class CertificateAuthority {
   /** A client certificate binding an agent to its organization. */
   public X509Certificate issueClient(PublicKey publicKey, String trustDomain, String org,
       String agentName, Duration validity) {
+    Instant now = Instant.now();
+    return issueClient(publicKey, trustDomain, org, agentName, now, now.plus(validity));
+  }
+
+  /**
+   * A client certificate binding an agent to its organization, valid from {@code start} (minus
+   * five minutes of allowance for clock skew between hosts) to {@code notAfter}: the
+   * enrollment service passes the control plane's clock.
+   */
+  public X509Certificate issueClient(PublicKey publicKey, String trustDomain, String org,
+      String agentName, Instant start, Instant notAfter) {
     String uri = AgentIdentity.uri(trustDomain, org, agentName);
     return issue(publicKey, "CN=" + agentName + ",O=" + org,
         List.of(new GeneralName(GeneralName.uniformResourceIdentifier, uri)),
-        KeyPurposeId.id_kp_clientAuth, KeyUsage.digitalSignature, validity);
+        KeyPurposeId.id_kp_clientAuth, KeyUsage.digitalSignature,
+        start.minus(Duration.ofMinutes(5)), notAfter);
   }
 
   private X509Certificate issue(PublicKey publicKey, String subject, List<GeneralName> sans,
       KeyPurposeId purpose, int keyUsage, Duration validity) {
     Instant now = Instant.now();
+    return issue(publicKey, subject, sans, purpose, keyUsage, now.minus(Duration.ofMinutes(5)),
+        now.plus(validity));
+  }
+
+  /**
+   * Issues an end-entity certificate exactly as asked: any subject, SANs (none when empty),
+   * extended key usage (none when null) and validity window. Public so that tests can make the
+   * unusual certificates (expired, not yet valid, without clientAuth) the server must refuse.
+   */
+  public X509Certificate issue(PublicKey publicKey, String subject, List<GeneralName> sans,
+      KeyPurposeId purpose, int keyUsage, Instant notBefore, Instant notAfter) {
     try {
       JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
       X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(certificate, serial(),
-          Date.from(now.minus(Duration.ofMinutes(5))), Date.from(now.plus(validity)),
-          new X500Principal(subject), publicKey)
+          Date.from(notBefore), Date.from(notAfter), new X500Principal(subject), publicKey)
           .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
           .addExtension(Extension.keyUsage, true, new KeyUsage(keyUsage))
-          .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(purpose))
-          .addExtension(Extension.subjectAlternativeName, false,
-              new GeneralNames(sans.toArray(GeneralName[]::new)))
           .addExtension(Extension.authorityKeyIdentifier, false,
               ext.createAuthorityKeyIdentifier(certificate))
           .addExtension(Extension.subjectKeyIdentifier, false,
               ext.createSubjectKeyIdentifier(publicKey));
+      if (purpose != null) {
+        builder.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(purpose));
+      }
+      if (!sans.isEmpty()) {
+        builder.addExtension(Extension.subjectAlternativeName, false,
+            new GeneralNames(sans.toArray(GeneralName[]::new)));
+      }
       return sign(builder, key);
     } catch (IOException | GeneralSecurityException e) {
       throw new IllegalStateException("cannot issue certificate for " + subject, e);

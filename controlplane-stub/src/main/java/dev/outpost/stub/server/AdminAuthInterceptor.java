@@ -20,17 +20,16 @@ final class AdminAuthInterceptor implements ServerInterceptor {
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
       ServerCallHandler<Q, R> next) {
-    String method = call.getMethodDescriptor().getFullMethodName();
     String incompatibility = ProtocolVersion.incompatibility(headers.get(ProtocolVersion.HEADER));
     if (incompatibility != null) {
-      return AgentAuthInterceptor.refuse(call,
-          Status.FAILED_PRECONDITION.withDescription(incompatibility), method);
+      return Refusals.refuseAdmin(call,
+          Status.FAILED_PRECONDITION.withDescription(incompatibility));
     }
     String presented = BearerTokens.from(headers);
     if (presented == null
         || !MessageDigest.isEqual(token, presented.getBytes(StandardCharsets.UTF_8))) {
-      return AgentAuthInterceptor.refuse(call, Status.UNAUTHENTICATED.withDescription(
-          "admin token missing or wrong"), method);
+      return Refusals.refuseAdmin(call, Status.UNAUTHENTICATED.withDescription(
+          "admin token missing or wrong"));
     }
     return next.startCall(call, headers);
   }

@@ -27,6 +27,8 @@ import dev.outpost.proto.v1.Org;
 import dev.outpost.proto.v1.OrgKey;
 import dev.outpost.proto.v1.PayloadChunk;
 import dev.outpost.proto.v1.PayloadKind;
+import dev.outpost.proto.v1.RevokeCertificateRequest;
+import dev.outpost.proto.v1.RevokeCertificateResponse;
 import dev.outpost.proto.v1.RevokeKeyRequest;
 import dev.outpost.proto.v1.StreamLogsRequest;
 import dev.outpost.proto.v1.Workspace;
@@ -55,9 +57,11 @@ final class AdminService extends AdminGrpc.AdminImplBase {
 
   private final ControlPlane plane;
   private final JobSubmissions submissions;
+  private final Revocations revocations;
 
-  AdminService(ControlPlane plane, long maxPayloadBytes) {
+  AdminService(ControlPlane plane, Revocations revocations, long maxPayloadBytes) {
     this.plane = plane;
+    this.revocations = revocations;
     this.submissions = new JobSubmissions(plane, maxPayloadBytes);
   }
 
@@ -88,6 +92,10 @@ final class AdminService extends AdminGrpc.AdminImplBase {
   public void createKey(CreateKeyRequest request, StreamObserver<CreateKeyResponse> responses) {
     unary(responses, () -> {
       requireOrg(request.getOrg());
+      if (request.hasExpiresAt() && !Times.instant(request.getExpiresAt()).isAfter(plane.now())) {
+        throw Status.INVALID_ARGUMENT.withDescription("expires_at "
+            + Times.instant(request.getExpiresAt()) + " is not in the future").asException();
+      }
       OrgKeySecret secret = OrgKeySecret.generate();
       KeyRecord key = new KeyRecord(secret.id(), request.getOrg(), secret.hash(),
           request.getDescription(), request.getTagsMap(), plane.now(),
@@ -109,15 +117,15 @@ final class AdminService extends AdminGrpc.AdminImplBase {
 
   @Override
   public void revokeKey(RevokeKeyRequest request, StreamObserver<OrgKey> responses) {
+    unary(responses, () -> view(revocations.revokeKey(request.getId())));
+  }
+
+  @Override
+  public void revokeCertificate(RevokeCertificateRequest request,
+      StreamObserver<RevokeCertificateResponse> responses) {
     unary(responses, () -> {
-      KeyRecord key = plane.store().updateKey(request.getId(),
-          k -> k.revokedAt() == null ? k.revoked(plane.now()) : k)
-          .orElseThrow(() -> Status.NOT_FOUND.withDescription("no key " + request.getId())
-              .asException());
-      plane.store().audit(dev.outpost.proto.v1.AuditEvent.newBuilder()
-          .setTime(Times.timestamp(plane.now())).setKind("key.revoked").setOrg(key.org())
-          .setKeyId(key.id()).build());
-      return view(key);
+      revocations.revokeCertificate(request.getSerial());
+      return RevokeCertificateResponse.getDefaultInstance();
     });
   }
 

@@ -32,6 +32,7 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,10 +44,29 @@ import org.slf4j.LoggerFactory;
 public final class ControlPlane {
   private static final Logger log = LoggerFactory.getLogger(ControlPlane.class);
 
-  /** Tunables of the control plane; defaults in {@link #defaults()}. */
-  public record Settings(String trustDomain, Duration heartbeatInterval, Duration leaseTtl) {
+  /**
+   * Tunables of the control plane; defaults in {@link #defaults()}. {@code certLifetime} is the
+   * lifetime of client certificates signed at enrollment.
+   */
+  public record Settings(String trustDomain, Duration heartbeatInterval, Duration leaseTtl,
+      Duration certLifetime) {
+    public Settings {
+      for (var d : Map.of("heartbeat interval", heartbeatInterval, "lease TTL", leaseTtl,
+          "certificate lifetime", certLifetime).entrySet()) {
+        if (d.getValue().isNegative() || d.getValue().isZero()) {
+          throw new IllegalArgumentException(d.getKey() + " " + d.getValue()
+              + " is invalid: it must be positive");
+        }
+      }
+    }
+
     public static Settings defaults() {
-      return new Settings("outpost.local", Duration.ofSeconds(5), Duration.ofSeconds(60));
+      return new Settings("outpost.local", Duration.ofSeconds(5), Duration.ofSeconds(60),
+          Duration.ofHours(24));
+    }
+
+    public Settings withCertLifetime(Duration lifetime) {
+      return new Settings(trustDomain, heartbeatInterval, leaseTtl, lifetime);
     }
   }
 
@@ -134,6 +154,29 @@ public final class ControlPlane {
       s.end(Status.UNAVAILABLE.withDescription(reason));
       sessions.remove(s.agentId(), s);
     }
+  }
+
+  /**
+   * Ends every open session the predicate selects: tells the agent why (SessionClosing), then
+   * ends its stream with {@code status}. Used when a key or certificate is revoked or expires.
+   */
+  synchronized int endSessions(Predicate<AgentSession> which, Status status) {
+    int ended = 0;
+    for (AgentSession s : List.copyOf(sessions.values())) {
+      if (!which.test(s)) {
+        continue;
+      }
+      s.send(ServerMessage.newBuilder().setClosing(SessionClosing.newBuilder()
+          .setReason(status.getDescription())).build());
+      s.end(status);
+      if (sessions.remove(s.agentId(), s)) {
+        audit("session.closed", s.principal, "", "session " + s.id + ": "
+            + status.getDescription());
+        log.info("ended session {} of agent {}: {}", s.id, s.agentId(), status.getDescription());
+      }
+      ended++;
+    }
+    return ended;
   }
 
   List<AgentSession> sessions() {
@@ -304,6 +347,11 @@ public final class ControlPlane {
     store.audit(AuditEvent.newBuilder().setTime(timestamp(now())).setKind(kind)
         .setOrg(p == null ? "" : p.org()).setKeyId(p == null ? "" : p.keyId())
         .setAgentId(p == null ? "" : agentId(p)).setJobId(jobId).setDetail(detail).build());
+  }
+
+  void auditRefusal(String org, String keyId, String detail) {
+    store.audit(AuditEvent.newBuilder().setTime(timestamp(now())).setKind("auth.refused")
+        .setOrg(org).setKeyId(keyId).setDetail(detail).build());
   }
 
   static String jobOwner(String jobId) {

@@ -1,64 +1,117 @@
 package dev.outpost.stub.server;
 
+import dev.outpost.stub.pki.CertificateAuthority;
+import dev.outpost.stub.pki.IssuerBindings;
+import dev.outpost.stub.pki.PkiFiles;
 import dev.outpost.stub.store.Store;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
-import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptors;
-import io.grpc.TlsServerCredentials;
 import io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The reference control plane: the agent-facing TLS port (Provisioner; client certificates
- * requested, not required, so Enrollment can share it) and the Admin listener.
+ * The reference control plane: the agent-facing TLS port (Enrollment and Provisioner; client
+ * certificates requested, not required, so Enrollment can share it) and the Admin listener.
  */
 public final class StubServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(StubServer.class);
 
-  /** Where to listen and with which credentials. */
+  /**
+   * Where to listen and with which credentials. {@code clientCa}/{@code caKey} are the agent CA
+   * that signs enrollments; {@code issuerOrgs} binds operator CAs to one org each (they are
+   * trusted by the handshake too); {@code tlsMin} is "1.3" (default) or "1.2".
+   */
   public record Config(InetSocketAddress agentListen, InetSocketAddress adminListen,
-      Path serverCert, Path serverKey, Path clientCa, String adminToken,
-      ControlPlane.Settings settings, long maxPayloadBytes) {}
+      Path serverCert, Path serverKey, Path clientCa, Path caKey, String adminToken,
+      ControlPlane.Settings settings, long maxPayloadBytes,
+      List<IssuerBindings.Binding> issuerOrgs, String tlsMin) {
+    public Config {
+      issuerOrgs = List.copyOf(issuerOrgs);
+      if (!TlsContexts.VERSIONS.contains(tlsMin)) {
+        throw new IllegalArgumentException("--tls-min " + tlsMin + " is invalid: use 1.3 or 1.2");
+      }
+    }
+
+    /** The defaults: the PKI directory's files, no bound operator CA, TLS 1.3 only. */
+    public static Config of(InetSocketAddress agentListen, InetSocketAddress adminListen,
+        PkiFiles pki, String adminToken, ControlPlane.Settings settings, long maxPayloadBytes) {
+      return new Config(agentListen, adminListen, pki.serverCert(), pki.serverKey(),
+          pki.caCert(), pki.caKey(), adminToken, settings, maxPayloadBytes, List.of(), "1.3");
+    }
+
+    public Config withIssuerOrgs(List<IssuerBindings.Binding> bindings) {
+      return new Config(agentListen, adminListen, serverCert, serverKey, clientCa, caKey,
+          adminToken, settings, maxPayloadBytes, bindings, tlsMin);
+    }
+
+    public Config withTlsMin(String version) {
+      return new Config(agentListen, adminListen, serverCert, serverKey, clientCa, caKey,
+          adminToken, settings, maxPayloadBytes, issuerOrgs, version);
+    }
+  }
 
   private final ControlPlane plane;
   private final Server agentServer;
   private final Server adminServer;
+  private final ScheduledExecutorService expiryChecks;
 
-  private StubServer(ControlPlane plane, Server agentServer, Server adminServer) {
+  private StubServer(ControlPlane plane, Server agentServer, Server adminServer,
+      ScheduledExecutorService expiryChecks) {
     this.plane = plane;
     this.agentServer = agentServer;
     this.adminServer = adminServer;
+    this.expiryChecks = expiryChecks;
   }
 
+  /**
+   * Starts both listeners.
+   *
+   * @throws IOException when a port cannot be bound or a PKI file cannot be read
+   * @throws IllegalArgumentException when an issuer is bound to two organizations
+   */
   public static StubServer start(Config config, Store store, Clock clock) throws IOException {
     ControlPlane plane = new ControlPlane(store, clock, config.settings());
-    ServerCredentials tls = TlsServerCredentials.newBuilder()
-        .keyManager(config.serverCert().toFile(), config.serverKey().toFile())
-        .trustManager(config.clientCa().toFile())
-        .clientAuth(TlsServerCredentials.ClientAuth.OPTIONAL)
-        .build();
+    IssuerBindings bindings = IssuerBindings.load(config.issuerOrgs());
+    CertificateAuthority ca = CertificateAuthority.load(config.clientCa(), config.caKey());
+    Refusals refusals = new Refusals(plane);
+    Revocations revocations = new Revocations(plane);
+    OrgKeys keys = new OrgKeys(store, clock);
+    ClientCertificates certificates = new ClientCertificates(store, clock,
+        config.settings().trustDomain(), bindings);
     // Messages stay small by design (payloads travel in 1 MiB chunks); the limit only guards
     // against a peer sending one huge message.
     int maxMessage = 8 << 20;
-    Server agentServer = NettyServerBuilder.forAddress(config.agentListen(), tls)
+    Server agentServer = NettyServerBuilder.forAddress(config.agentListen())
+        .sslContext(TlsContexts.server(config, bindings))
         .addService(ServerInterceptors.intercept(
             new ProvisionerService(plane, config.maxPayloadBytes()),
-            new AgentAuthInterceptor(store, clock, config.settings().trustDomain())))
+            new AgentAuthInterceptor(certificates, keys, refusals)))
+        .addService(ServerInterceptors.intercept(new EnrollmentService(plane, ca, refusals),
+            new EnrollmentAuthInterceptor(keys, refusals)))
         .maxInboundMessageSize(maxMessage)
+        // A peer that sends garbage or stalls mid-handshake holds a connection for at most this.
+        .handshakeTimeout(10, TimeUnit.SECONDS)
+        // Pings find dead agents behind NATs that drop idle flows; agents may ping every 10 s.
+        .keepAliveTime(30, TimeUnit.SECONDS)
+        .keepAliveTimeout(10, TimeUnit.SECONDS)
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .build();
     Server adminServer = NettyServerBuilder.forAddress(config.adminListen(),
             InsecureServerCredentials.create())
-        .addService(ServerInterceptors.intercept(new AdminService(plane, config.maxPayloadBytes()),
+        .addService(ServerInterceptors.intercept(
+            new AdminService(plane, revocations, config.maxPayloadBytes()),
             new AdminAuthInterceptor(config.adminToken())))
         .maxInboundMessageSize(maxMessage)
         .build();
@@ -69,9 +122,22 @@ public final class StubServer implements AutoCloseable {
       agentServer.shutdownNow();
       throw e;
     }
-    log.info("listening for agents on {}, admin on {}", agentServer.getListenSockets(),
-        adminServer.getListenSockets());
-    return new StubServer(plane, agentServer, adminServer);
+    ScheduledExecutorService expiryChecks = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "outpost-session-expiry");
+      t.setDaemon(true);
+      return t;
+    });
+    // Keys and certificates that expire end their sessions within a second, like revocations.
+    expiryChecks.scheduleWithFixedDelay(() -> {
+      try {
+        revocations.endExpiredSessions();
+      } catch (RuntimeException e) {
+        log.error("session expiry check failed", e);
+      }
+    }, 1, 1, TimeUnit.SECONDS);
+    log.info("listening for agents on {} (TLS {}+), admin on {}", agentServer.getListenSockets(),
+        config.tlsMin(), adminServer.getListenSockets());
+    return new StubServer(plane, agentServer, adminServer, expiryChecks);
   }
 
   public ControlPlane plane() {
@@ -93,6 +159,7 @@ public final class StubServer implements AutoCloseable {
 
   @Override
   public void close() {
+    expiryChecks.shutdownNow();
     plane.closeAllSessions("control plane shutting down");
     agentServer.shutdown();
     adminServer.shutdown();

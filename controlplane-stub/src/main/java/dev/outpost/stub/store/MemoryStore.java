@@ -4,6 +4,7 @@ import dev.outpost.proto.v1.AuditEvent;
 import dev.outpost.proto.v1.LogEntry;
 import dev.outpost.proto.v1.Org;
 import dev.outpost.proto.v1.WorkspaceRef;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -21,6 +22,8 @@ public final class MemoryStore implements Store {
   private final Map<String, byte[]> payloads = new HashMap<>();
   private final Map<String, List<LogEntry>> logs = new HashMap<>();
   private final List<AuditEvent> audit = new ArrayList<>();
+  private final Map<String, IssuedCertificate> issued = new HashMap<>();
+  private final Map<String, Instant> revokedSerials = new HashMap<>();
 
   @Override
   public synchronized boolean createOrg(Org org) {
@@ -123,6 +126,26 @@ public final class MemoryStore implements Store {
   @Override
   public synchronized long logCount(String jobId) {
     return logs.getOrDefault(jobId, List.of()).size();
+  }
+
+  @Override
+  public synchronized void putIssuedCertificate(IssuedCertificate certificate) {
+    issued.put(certificate.serial(), certificate);
+  }
+
+  @Override
+  public synchronized Optional<IssuedCertificate> issuedCertificate(String serial) {
+    return Optional.ofNullable(issued.get(serial));
+  }
+
+  @Override
+  public synchronized boolean revokeCertificate(String serial, Instant at) {
+    return revokedSerials.putIfAbsent(serial, at) == null;
+  }
+
+  @Override
+  public synchronized boolean certificateRevoked(String serial) {
+    return revokedSerials.containsKey(serial);
   }
 
   @Override

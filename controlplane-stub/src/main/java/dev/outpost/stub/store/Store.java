@@ -4,6 +4,7 @@ import dev.outpost.proto.v1.AuditEvent;
 import dev.outpost.proto.v1.LogEntry;
 import dev.outpost.proto.v1.Org;
 import dev.outpost.proto.v1.WorkspaceRef;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.UnaryOperator;
@@ -57,6 +58,19 @@ public interface Store extends AutoCloseable {
   List<LogEntry> logs(String jobId, long fromSeq, int max);
 
   long logCount(String jobId);
+
+  /** Remembers a certificate signed at enrollment. */
+  void putIssuedCertificate(IssuedCertificate certificate);
+
+  Optional<IssuedCertificate> issuedCertificate(String serial);
+
+  /**
+   * Marks a certificate serial (lowercase hex) as revoked, whether or not this control plane
+   * issued it (operator certificates can be revoked too). False when it already was.
+   */
+  boolean revokeCertificate(String serial, Instant at);
+
+  boolean certificateRevoked(String serial);
 
   void audit(AuditEvent event);
 
