@@ -78,10 +78,20 @@ final class AgentOptions {
           + "(ISO-8601, default: ${DEFAULT-VALUE}).")
   Duration authWait;
 
+  @Option(names = "--stage-timeout", defaultValue = "PT0S",
+      description = "Wall-clock limit of each Terraform command; when it passes the command is "
+          + "stopped as on cancel and the job fails. PT0S: no limit (default).")
+  Duration stageTimeout;
+
+  @Option(names = "--min-free-disk", defaultValue = "1073741824",
+      description = "Bytes that must be free in --work-dir before a job starts "
+          + "(default: 1 GiB); below it the job fails at once with a clear message.")
+  long minFreeDisk;
+
   AgentConfig config() {
     return new AgentConfig(controlPlane, ca, cert, key, keyPassphraseFile, orgKeyFile, stateDir,
         workDir, sandbox, maxJobs, resolveTerraform(terraform), agentName(), tags,
-        connectTimeout, cancelGrace, authWait);
+        connectTimeout, cancelGrace, authWait, stageTimeout, minFreeDisk);
   }
 
   private String agentName() {

@@ -42,6 +42,10 @@ final class RunCommand implements Callable<Integer> {
       return fail(ExitCodes.TERRAFORM_UNAVAILABLE, "cannot run " + config.terraform()
           + " version -json: " + e.getMessage());
     }
+    String unsupported = SupportedVersions.check(version);
+    if (unsupported != null) {
+      return fail(ExitCodes.TERRAFORM_UNAVAILABLE, unsupported);
+    }
     Sandbox box = Sandbox.create(config.sandbox(), null);
     try {
       box.probe(config.workDir());
@@ -56,7 +60,9 @@ final class RunCommand implements Callable<Integer> {
     Credentials credentials = credentials(config);
     JobSettings jobs = new JobSettings(config.workDir(), config.terraform(),
         TerraformBinary.newBuilder().setName(version.name()).setVersion(version.version()).build(),
-        box, config.cancelGrace(), Clock.systemUTC(), new Lifecycle());
+        box, config.cancelGrace(), Clock.systemUTC(), new Lifecycle(), config.stageTimeout(),
+        config.minFreeDiskBytes());
+    WorkDirectory.reportLeftovers(config.workDir());
     log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}",
         AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),
         config.controlPlane());

@@ -88,13 +88,15 @@ public final class JobRunner implements Runnable {
       Terraform terraform = null;
       JobResult result = new JobResult();
       try {
-        StageRunner runner = new StageRunner(jobId(), pipeline, redactor, settings.cancelGrace());
+        StageRunner runner = new StageRunner(jobId(), pipeline, redactor, settings.cancelGrace(),
+            settings.stageTimeout());
         synchronized (this) {
           stages = runner;
           if (cancelReason != null) {
             runner.cancel(cancelReason);
           }
         }
+        requireFreeDisk();
         dir = JobDirectory.create(settings.workDir(), jobId());
         terraform = prepare(dir, pipeline);
         Path savedPlan = Payloads.isPresent(assignment.getSavedPlan())
@@ -154,6 +156,16 @@ public final class JobRunner implements Runnable {
     Map<String, String> env = TerraformEnvironment.forJob(dir.root()).build();
     return new Terraform(settings.terraform(), dir.sourceDir(), dir.root(), settings.sandbox(),
         env, !"none".equals(assignment.getNetwork()));
+  }
+
+  /** A job that starts on a full disk would end with a half-written state: refuse it first. */
+  private void requireFreeDisk() throws java.io.IOException {
+    long free = Files.getFileStore(settings.workDir()).getUsableSpace();
+    if (free < settings.minFreeDiskBytes()) {
+      throw new java.io.IOException("only " + (free >> 20) + " MiB are free in the work "
+          + "directory " + settings.workDir() + "; the agent needs at least "
+          + (settings.minFreeDiskBytes() >> 20) + " MiB (--min-free-disk) to start a job");
+    }
   }
 
   /** Downloads with retries on transient failures; the digest must be the assignment's. */

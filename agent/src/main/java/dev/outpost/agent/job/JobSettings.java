@@ -8,4 +8,5 @@ import java.time.Duration;
 
 /** What every job of this agent shares: where jobs live, which Terraform, which sandbox. */
 public record JobSettings(Path workDir, Path terraform, TerraformBinary terraformVersion,
-    Sandbox sandbox, Duration cancelGrace, Clock clock, Lifecycle lifecycle) {}
+    Sandbox sandbox, Duration cancelGrace, Clock clock, Lifecycle lifecycle,
+    Duration stageTimeout, long minFreeDiskBytes) {}

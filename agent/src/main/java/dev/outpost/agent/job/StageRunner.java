@@ -38,7 +38,11 @@ final class StageRunner {
   private volatile TerraformRun current;
   private volatile TerraformRun last;
 
-  StageRunner(String jobId, LogPipeline pipeline, Redactor redactor, Duration grace) {
+  private final Duration stageTimeout;
+
+  StageRunner(String jobId, LogPipeline pipeline, Redactor redactor, Duration grace,
+      Duration stageTimeout) {
+    this.stageTimeout = stageTimeout;
     this.jobId = jobId;
     this.pipeline = pipeline;
     this.redactor = redactor;
@@ -103,9 +107,16 @@ final class StageRunner {
     }
     // Ends when the command has recorded its exit status, or when it is gone without one (the
     // wrapper itself was killed).
+    Deadline deadline = new Deadline(run);
     pipeline.follow(stage, run.stdoutFile(), run.stderrFile(),
-        () -> run.exitCode().isPresent() || !run.process().isAlive());
+        () -> deadline.check() && (run.exitCode().isPresent() || !run.process().isAlive()));
     Integer code = run.waitFor(Duration.ofSeconds(5)).orElse(null);
+    if (deadline.passed && code != null) {
+      current = null;
+      run.stop(Duration.ZERO);
+      return new JobOutcome.Failed("terraform " + name(stage) + " exceeded the stage timeout of "
+          + stageTimeout + " and was stopped", code);
+    }
     current = null;
     // Terraform has exited, but a local-exec's background children may live on inside the
     // sandbox; they must not outlive their stage.
@@ -124,6 +135,28 @@ final class StageRunner {
       return new JobOutcome.Cancelled(cancelReason, code);
     }
     return new JobOutcome.Failed(redactor.redact(errorText(stage, run, code)), code);
+  }
+
+  /** Stops a command that runs past the stage timeout, once; always lets the caller go on. */
+  private final class Deadline {
+    private final TerraformRun run;
+    private final long end;
+    boolean passed;
+
+    Deadline(TerraformRun run) {
+      this.run = run;
+      this.end = stageTimeout.isZero() ? Long.MAX_VALUE
+          : System.nanoTime() + stageTimeout.toNanos();
+    }
+
+    boolean check() {
+      if (!passed && System.nanoTime() > end) {
+        passed = true;
+        log.warn("job {}: stage timeout of {} passed; stopping Terraform", jobId, stageTimeout);
+        stopInBackground(run);
+      }
+      return true;
+    }
   }
 
   /**

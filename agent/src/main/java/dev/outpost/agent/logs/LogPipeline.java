@@ -103,12 +103,18 @@ public final class LogPipeline implements AutoCloseable {
       parts.add(e.build());
     } else {
       long lineId = nextLineId++;
-      for (int at = 0, part = 0; at < line.length(); at += MAX_PART_CHARS, part++) {
-        String piece = line.substring(at, Math.min(line.length(), at + MAX_PART_CHARS));
+      int part = 0;
+      for (int at = 0; at < line.length(); part++) {
+        int end = Math.min(line.length(), at + MAX_PART_CHARS);
+        if (end < line.length() && Character.isHighSurrogate(line.charAt(end - 1))) {
+          end--; // never split a character in two
+        }
+        String piece = line.substring(at, end);
         parts.add(LogEntry.newBuilder().setStage(stage).setStream(stream).setRaw(piece)
             .setMessage(piece).setLevel(LogLevel.LOG_LEVEL_INFO)
             .setTime(Times.timestamp(clock.instant())).setLineId(lineId).setPart(part)
-            .setLastPart(at + MAX_PART_CHARS >= line.length()).build());
+            .setLastPart(end >= line.length()).build());
+        at = end;
       }
     }
     synchronized (this) {

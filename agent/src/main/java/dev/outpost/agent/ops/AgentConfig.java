@@ -28,7 +28,9 @@ public record AgentConfig(
     Map<String, String> tags,
     Duration connectTimeout,
     Duration cancelGrace,
-    Duration authWait) {
+    Duration authWait,
+    Duration stageTimeout,
+    long minFreeDiskBytes) {
 
   private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):(\\d{1,5})");
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
@@ -72,6 +74,13 @@ public record AgentConfig(
     });
     if (connectTimeout.isNegative() || connectTimeout.isZero()) {
       throw new ConfigException("--connect-timeout " + connectTimeout + " must be positive");
+    }
+    if (stageTimeout.isNegative()) {
+      throw new ConfigException("--stage-timeout " + stageTimeout
+          + " must not be negative (PT0S means no limit)");
+    }
+    if (minFreeDiskBytes < 0) {
+      throw new ConfigException("--min-free-disk " + minFreeDiskBytes + " must not be negative");
     }
     if (authWait.isNegative()) {
       throw new ConfigException("--auth-wait " + authWait + " must not be negative");

@@ -1,0 +1,30 @@
+package dev.outpost.agent.cli;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A job directory is removed only after its result was acknowledged; one still present at start
+ * belongs to a job whose result may not have been delivered. It is kept (it may hold the only
+ * copy of a state) and named in the log, never deleted blindly.
+ */
+final class WorkDirectory {
+  private static final Logger log = LoggerFactory.getLogger(WorkDirectory.class);
+
+  private WorkDirectory() {}
+
+  static void reportLeftovers(Path workDir) {
+    try (DirectoryStream<Path> dirs = Files.newDirectoryStream(workDir, Files::isDirectory)) {
+      for (Path dir : dirs) {
+        log.warn("job directory {} is left from an earlier run; it is kept for recovery "
+            + "(it may hold a Terraform state that was not delivered)", dir);
+      }
+    } catch (IOException e) {
+      log.warn("cannot list --work-dir {}: {}", workDir, e.getMessage());
+    }
+  }
+}
