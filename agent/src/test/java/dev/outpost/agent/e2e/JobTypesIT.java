@@ -124,6 +124,29 @@ class JobTypesIT {
   }
 
   @Test
+  void planThenApplyOfTheSavedPlan_succeeds_andAStalePlanIsRefusedByTerraform() throws Exception {
+    JobType plan = JobType.newBuilder().setPlan(PlanJob.getDefaultInstance()).build();
+    Job planned = run(plan, "ws", Map.of(), TOKEN);
+    assertThat(planned.getStatus()).as(planned.getErrorMessage())
+        .isEqualTo(JobStatus.JOB_STATUS_SUCCEEDED);
+    Job stalePlan = run(plan, "ws", Map.of("greeting", "other"), TOKEN);
+
+    JobType applyPlanned = JobType.newBuilder().setApply(ApplyJob.newBuilder()
+        .setSavedPlanJobId(planned.getId())).build();
+    Job applied = run(applyPlanned, "ws", Map.of(), TOKEN);
+    assertThat(applied.getStatus()).as(applied.getErrorMessage())
+        .isEqualTo(JobStatus.JOB_STATUS_SUCCEEDED);
+    assertThat(applied.getResourcesList()).hasSize(2);
+    assertThat(applied.getChanges().getAdd()).isEqualTo(2);
+
+    JobType applyStale = JobType.newBuilder().setApply(ApplyJob.newBuilder()
+        .setSavedPlanJobId(stalePlan.getId())).build();
+    Job refused = run(applyStale, "ws", Map.of(), TOKEN);
+    assertThat(refused.getStatus()).isEqualTo(JobStatus.JOB_STATUS_FAILED);
+    assertThat(refused.getErrorMessage()).contains("Saved plan is stale");
+  }
+
+  @Test
   void apply_thenDestroy_leavesAnEmptyState_andDestroyOfNothingSucceeds() throws Exception {
     Job applied = run(apply(), "ws", Map.of(), TOKEN);
     assertThat(applied.getStatus()).as(applied.getErrorMessage())

@@ -63,11 +63,23 @@ final class JobCommand {
     @Option(names = "--network", defaultValue = "full", description = "full or none.")
     String network;
 
+    @Option(names = "--plan", paramLabel = "JOB", description = "With --action apply: apply the "
+        + "saved plan of this finished plan job (Terraform refuses it if the state moved on).")
+    String planJob;
+
     @Override
     public Integer call() throws Exception {
+      JobType type = type(action);
+      if (planJob != null) {
+        if (!type.hasApply()) {
+          throw new CliException(CliException.Kind.CONFIG, "--plan goes with --action apply");
+        }
+        type = JobType.newBuilder().setApply(ApplyJob.newBuilder().setSavedPlanJobId(planJob))
+            .build();
+      }
       SubmitJobHeader.Builder header = SubmitJobHeader.newBuilder()
           .setWorkspace(WorkspaceRef.newBuilder().setOrg(org).setName(workspace))
-          .setType(type(action)).putAllTags(tags).setNetwork(network);
+          .setType(type).putAllTags(tags).setNetwork(network);
       vars.forEach((k, v) -> header.addVariables(Variable.newBuilder().setName(k).setValue(v)));
       sensitiveVars.forEach((k, v) -> header.addVariables(
           Variable.newBuilder().setName(k).setValue(v).setSensitive(true)));

@@ -46,7 +46,35 @@ final class JobView {
     out.println("log lines:  " + job.getLogEntries());
     if (job.getState().getSize() > 0) {
       out.println("state:      " + job.getState().getSize() + " bytes, serial "
-          + job.getStateSerial() + (job.getStateKeptAside() ? " (kept aside, not adopted)" : ""));
+          + job.getStateSerial() + (job.getStateKeptAside() ? " (kept aside, not adopted)" : "")
+          + " (contents are secret; not shown)");
+    }
+    if (job.hasChanges()) {
+      out.println("changes:    " + job.getChanges().getAdd() + " to add, "
+          + job.getChanges().getChange() + " to change, " + job.getChanges().getDestroy()
+          + " to destroy");
+    }
+    job.getResourceChangesList().forEach(rc -> out.println("  " + String.join("/",
+        rc.getActionsList()) + " " + rc.getAddress()));
+    if (job.getPlanFile().getSize() > 0) {
+      out.println("plan file:  " + job.getPlanFile().getSize() + " bytes (apply it with "
+          + "job submit --action apply --plan " + job.getId() + ")");
+    }
+    if (job.hasTemplate()) {
+      var t = job.getTemplate();
+      out.println("variables:");
+      t.getVariablesList().forEach(v -> out.println("  " + v.getName()
+          + (v.getType().isEmpty() ? "" : " (" + v.getType() + ")")
+          + (v.getRequired() ? " required" : " = " + (v.getSensitive() && !showSensitive
+              ? "(sensitive)" : v.getDefaultJson()))
+          + (v.getDescription().isEmpty() ? "" : "  # " + v.getDescription())));
+      out.println("preview:    " + (t.getPreviewAvailable()
+          ? t.getPlannedResourcesCount() + " resource(s) planned"
+          : "unavailable (" + t.getPreviewUnavailableReason() + ")"));
+      t.getPlannedResourcesList().forEach(r -> out.println("  " + r.getAddress()));
+    }
+    if (job.getRedactedCount() > 0) {
+      out.println("redacted:   " + job.getRedactedCount() + " occurrence(s) of secrets masked");
     }
     if (job.getResourcesCount() > 0) {
       out.println("resources:");

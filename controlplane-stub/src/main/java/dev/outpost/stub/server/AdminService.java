@@ -216,7 +216,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
         .filter(s -> request.getOrg().isEmpty() || s.principal.org().equals(request.getOrg()))
         .map(s -> Agent.newBuilder().setId(s.agentId()).setOrg(s.principal.org())
             .setName(s.principal.agentName()).putAllTags(s.tags).setConnected(s.isOpen())
-            .setMaxJobs(s.maxJobs).setFreeSlots(s.freeSlots).setTerraform(s.hello.getTerraform())
+            .setMaxJobs(s.maxJobs).setFreeSlots(plane.free(s)).setTerraform(s.hello.getTerraform())
             .setKeyId(s.principal.keyId()).build())
         .toList()).build());
   }

@@ -74,6 +74,12 @@ public final class ControlPlane {
   private final Clock clock;
   private final Settings settings;
   private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
+  /**
+   * Jobs leased and not finished, per agent. An agent's free slots are the fewer of what it
+   * last reported and what this count leaves, so a report that crossed an assignment in flight
+   * can never over-commit it.
+   */
+  private final Map<String, Integer> held = new ConcurrentHashMap<>();
   private final Object logSignal = new Object();
 
   public ControlPlane(Store store, Clock clock, Settings settings) {
@@ -111,6 +117,8 @@ public final class ControlPlane {
           + new TreeMap<>(allowed) + ")").asException();
     }
     AgentSession session = new AgentSession(principal, hello, stream);
+    held.put(session.agentId(), (int) store.jobs(principal.org()).stream()
+        .filter(j -> !j.terminal() && session.agentId().equals(j.leaseAgentId())).count());
     AgentSession previous = sessions.put(session.agentId(), session);
     if (previous != null) {
       previous.send(ServerMessage.newBuilder().setClosing(SessionClosing.newBuilder()
@@ -124,10 +132,11 @@ public final class ControlPlane {
         .setLeaseTtl(Times.duration(settings.leaseTtl()))).build());
     audit("session.opened", principal, "", "session " + session.id + " tags " + session.tags);
     log.info("agent {} connected (session {}, {} free of {} slots, tags {})", session.agentId(),
-        session.id, session.freeSlots, session.maxJobs, session.tags);
+        session.id, free(session), session.maxJobs, session.tags);
     for (LeaseRef held : hello.getHeldLeasesList()) {
       store.job(held.getJobId()).filter(j -> j.view().getStatus() == JobStatus.JOB_STATUS_CANCELLING
-          && held.getLeaseId().equals(j.leaseId())).ifPresent(j -> pushCancel(session, j));
+          && held.getLeaseId().equals(j.leaseId()))
+          .ifPresent(j -> pushCancel(session, j, "cancel requested while the agent was away"));
     }
     dispatch();
     return session;
@@ -200,8 +209,8 @@ public final class ControlPlane {
             .filter(s -> s.isOpen() && s.principal.org().equals(job.view().getWorkspace().getOrg()))
             .filter(s -> s.tags.entrySet().containsAll(job.view().getTagsMap().entrySet()))
             .toList();
-        Optional<AgentSession> free = matching.stream().filter(s -> s.freeSlots > 0)
-            .max((a, b) -> Integer.compare(a.freeSlots, b.freeSlots));
+        Optional<AgentSession> free = matching.stream().filter(s -> free(s) > 0)
+            .max((a, b) -> Integer.compare(free(a), free(b)));
         if (free.isPresent() && lease(job, free.get())) {
           continue;
         }
@@ -230,6 +239,14 @@ public final class ControlPlane {
     }
     byte[] source = store.payload(jobOwner(job.id()), PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE.name())
         .orElseThrow();
+    PayloadRef savedPlan = Payloads.none(PayloadKind.PAYLOAD_KIND_SAVED_PLAN);
+    String planJob = job.view().getType().getApply().getSavedPlanJobId();
+    if (!planJob.isEmpty()) {
+      byte[] plan = store.payload(jobOwner(planJob), PayloadKind.PAYLOAD_KIND_PLAN_FILE.name())
+          .orElseThrow();
+      store.putPayload(jobOwner(job.id()), PayloadKind.PAYLOAD_KIND_SAVED_PLAN.name(), plan);
+      savedPlan = Payloads.ref(PayloadKind.PAYLOAD_KIND_SAVED_PLAN, plan);
+    }
     JobRecord leased = store.updateJob(job.id(), j -> j
         .withLease(leaseId, session.agentId(), now.plus(settings.leaseTtl()))
         .withView(j.view().toBuilder().setStatus(JobStatus.JOB_STATUS_RUNNING)
@@ -242,13 +259,14 @@ public final class ControlPlane {
         .addAllVariables(leased.variables())
         .setSource(Payloads.ref(PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE, source))
         .setPriorState(priorState)
-        .setSavedPlan(Payloads.none(PayloadKind.PAYLOAD_KIND_SAVED_PLAN))
+        .setSavedPlan(savedPlan)
         .putAllTags(job.view().getTagsMap())
         .setSubmittedAt(job.view().getSubmittedAt()).setLeasedAt(timestamp(now))
         .setNetwork(leased.view().getNetwork().isEmpty() ? "full" : leased.view().getNetwork())
         .build();
-    session.freeSlots--;
+    held.merge(session.agentId(), 1, Integer::sum);
     if (!session.send(ServerMessage.newBuilder().setAssignment(assignment).build())) {
+      held.merge(session.agentId(), -1, Integer::sum);
       // The stream died between the match and the send: put the job back.
       store.updateJob(job.id(), j -> j.withLease(null, null, null).withView(j.view().toBuilder()
           .setStatus(JobStatus.JOB_STATUS_QUEUED).clearStartedAt().clearAgentId()
@@ -275,7 +293,7 @@ public final class ControlPlane {
             .setStatus(JobStatus.JOB_STATUS_CANCELLING).build())).orElseThrow();
         AgentSession session = sessions.get(updated.leaseAgentId());
         if (session != null) {
-          pushCancel(session, updated);
+          pushCancel(session, updated, reason);
         }
       }
       default -> { }
@@ -284,10 +302,10 @@ public final class ControlPlane {
     return store.job(jobId).orElseThrow().view();
   }
 
-  private void pushCancel(AgentSession session, JobRecord job) {
+  private void pushCancel(AgentSession session, JobRecord job, String reason) {
     session.send(ServerMessage.newBuilder().setCancel(CancelJob.newBuilder()
         .setLease(LeaseRef.newBuilder().setJobId(job.id()).setLeaseId(job.leaseId()))
-        .setReason("cancel requested by an operator")).build());
+        .setReason(reason)).build());
   }
 
   /**
@@ -315,11 +333,37 @@ public final class ControlPlane {
   synchronized void release(JobRecord job) {
     store.updateWorkspace(job.view().getWorkspace(),
         w -> job.id().equals(w.activeJobId()) ? w.withActiveJob("") : w);
-    AgentSession session = sessions.get(job.leaseAgentId());
-    if (session != null) {
-      session.freeSlots = Math.min(session.maxJobs, session.freeSlots + 1);
+    if (job.leaseAgentId() != null) {
+      held.computeIfPresent(job.leaseAgentId(), (k, v) -> v > 1 ? v - 1 : null);
     }
     dispatch();
+  }
+
+  int free(AgentSession s) {
+    return Math.max(0, Math.min(s.freeSlots, s.maxJobs - held.getOrDefault(s.agentId(), 0)));
+  }
+
+  /**
+   * Marks jobs whose lease was not renewed in time as interrupted and frees their workspaces.
+   * The agent that held such a lease may still deliver the job's logs and state; they are
+   * stored flagged late (see JobResults).
+   */
+  synchronized void expireLeases() {
+    Instant now = now();
+    for (JobRecord job : store.jobs("")) {
+      if (job.terminal() || job.leaseExpiresAt() == null || !now.isAfter(job.leaseExpiresAt())) {
+        continue;
+      }
+      JobRecord expired = store.updateJob(job.id(), j -> j.withView(j.view().toBuilder()
+          .setStatus(JobStatus.JOB_STATUS_INTERRUPTED).setFinishedAt(timestamp(now))
+          .setErrorMessage("the lease expired: agent " + j.leaseAgentId()
+              + " did not renew it within " + settings.leaseTtl()).build())).orElseThrow();
+      audit("lease.expired", null, job.id(), "agent " + job.leaseAgentId());
+      log.warn("job {}: lease of agent {} expired; marked interrupted", job.id(),
+          job.leaseAgentId());
+      release(expired);
+      signalLogs();
+    }
   }
 
   static String agentId(Principal p) {

@@ -34,7 +34,11 @@ final class JobResults {
       throws StatusException {
     synchronized (plane) {
       JobRecord job = plane.checkLease(caller, request.getLease(), true);
-      if (job.terminal()) {
+      // A job the control plane gave up on (lease expired) has no result of the agent's yet:
+      // the one arriving now is stored, flagged late. Any other finished job has one.
+      boolean late = job.terminal()
+          && job.view().getOutcome() == JobOutcome.JOB_OUTCOME_UNSPECIFIED;
+      if (job.terminal() && !late) {
         return repeat(job, request);
       }
       if (request.getOutcome() == JobOutcome.JOB_OUTCOME_UNSPECIFIED) {
@@ -55,31 +59,38 @@ final class JobResults {
           .clearResourceChanges().addAllResourceChanges(request.getResourceChangesList())
           .setPlanFile(request.getPlanFile()).setPlanJson(request.getPlanJson())
           .setTemplate(request.getTemplate()).setLastLogSeq(request.getLastLogSeq())
-          .setRedactedCount(request.getRedactedCount()).clearPendingReason();
+          .setRedactedCount(request.getRedactedCount()).clearPendingReason().setLate(late);
       boolean keptAside = false;
       if (state != null) {
-        StateInfo next;
+        plane.store().putPayload(owner, PayloadKind.PAYLOAD_KIND_STATE.name(), state);
+        view.setState(request.getState());
+        StateInfo next = null;
         try {
           next = StateInfo.parse(state);
         } catch (IllegalArgumentException e) {
-          throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
+          // A state Terraform left half-written is still the only record of what exists: it is
+          // kept with the job for an operator, never adopted and never refused.
+          log.warn("job {}: the delivered state cannot be read ({}); kept aside", job.id(),
+              e.getMessage());
         }
-        view.setState(request.getState()).setStateSerial(next.serial())
-            .setStateLineage(next.lineage());
-        plane.store().putPayload(owner, PayloadKind.PAYLOAD_KIND_STATE.name(), state);
-        keptAside = !adopt(job, state, next);
+        if (next != null) {
+          view.setStateSerial(next.serial()).setStateLineage(next.lineage());
+        }
+        keptAside = next == null || !adopt(job, state, next);
         view.setStateKeptAside(keptAside);
       }
       Job stored = view.build();
       JobRecord done = plane.store().updateJob(job.id(), j -> j.withView(stored)
           .withLastLogSeq(request.getLastLogSeq())).orElseThrow();
-      plane.release(done);
+      if (!late) {
+        plane.release(done);
+      }
       plane.signalLogs();
       plane.audit("job.completed", caller, job.id(), request.getOutcome().name());
       log.info("job {} finished: {}{}", job.id(), request.getOutcome(),
           keptAside ? " (state kept aside)" : "");
       return CompleteJobResponse.newBuilder().setAcknowledged(true).setStateKeptAside(keptAside)
-          .build();
+          .setLate(late).build();
     }
   }
 

@@ -96,6 +96,21 @@ final class JobSubmissions {
     if (h.getType().getTypeCase() == dev.outpost.proto.v1.JobType.TypeCase.TYPE_NOT_SET) {
       throw Status.INVALID_ARGUMENT.withDescription("the job has no type").asException();
     }
+    String planJob = h.getType().getApply().getSavedPlanJobId();
+    if (!planJob.isEmpty()) {
+      var plan = plane.store().job(planJob).orElseThrow(() -> Status.NOT_FOUND
+          .withDescription("no plan job " + planJob).asException());
+      if (!plan.view().getWorkspace().equals(h.getWorkspace())
+          || !plan.view().getType().hasPlan()) {
+        throw Status.INVALID_ARGUMENT.withDescription("job " + planJob + " is not a plan job of "
+            + "workspace " + org + "/" + h.getWorkspace().getName()).asException();
+      }
+      if (plane.store().payload(ControlPlane.jobOwner(planJob),
+          dev.outpost.proto.v1.PayloadKind.PAYLOAD_KIND_PLAN_FILE.name()).isEmpty()) {
+        throw Status.FAILED_PRECONDITION.withDescription("plan job " + planJob
+            + " has no saved plan (it is " + plan.view().getStatus() + ")").asException();
+      }
+    }
     if (!h.getNetwork().isEmpty() && !Set.of("full", "none").contains(h.getNetwork())) {
       throw Status.INVALID_ARGUMENT.withDescription("network '" + h.getNetwork()
           + "' is invalid: use full or none").asException();

@@ -173,7 +173,9 @@ final class ProvisionerService extends ProvisionerGrpc.ProvisionerImplBase {
                   + header.getPayload().getSize() + " bytes exceeds the limit of "
                   + maxPayloadBytes).asException();
             }
-            bytes = new ByteArrayOutputStream((int) header.getPayload().getSize());
+            // The announced size is the peer's claim, not a reason to allocate it up front.
+            bytes = new ByteArrayOutputStream(
+                (int) Math.min(header.getPayload().getSize(), Payloads.CHUNK_SIZE));
             receiver = new Payloads.Receiver(bytes, maxPayloadBytes);
           } else if (request.hasChunk()) {
             receiver.accept(request.getChunk());

@@ -131,6 +131,7 @@ public final class StubServer implements AutoCloseable {
     expiryChecks.scheduleWithFixedDelay(() -> {
       try {
         revocations.endExpiredSessions();
+        plane.expireLeases();
       } catch (RuntimeException e) {
         log.error("session expiry check failed", e);
       }
