@@ -12,12 +12,18 @@ public final class ControlPlaneClient implements AutoCloseable {
   static final Duration CALL_DEADLINE = Duration.ofSeconds(30);
   static final Duration TRANSFER_DEADLINE = Duration.ofMinutes(30);
 
-  private final ManagedChannel channel;
+  private final String target;
   private final Credentials credentials;
+  private volatile ManagedChannel channel;
 
   public ControlPlaneClient(String target, Credentials credentials) {
+    this.target = target;
     this.credentials = credentials;
-    this.channel = NettyChannelBuilder.forTarget(target, credentials.channelCredentials())
+    this.channel = newChannel();
+  }
+
+  private ManagedChannel newChannel() {
+    return NettyChannelBuilder.forTarget(target, credentials.channelCredentials())
         .keepAliveTime(30, TimeUnit.SECONDS)
         .keepAliveTimeout(10, TimeUnit.SECONDS)
         .keepAliveWithoutCalls(true)
@@ -30,11 +36,15 @@ public final class ControlPlaneClient implements AutoCloseable {
   }
 
   /**
-   * Drops the current connections so that the next call makes a new TLS handshake, presenting
-   * the identity installed since; calls in flight finish on the old connection.
+   * Replaces the channel so that the next call makes a full TLS handshake presenting the
+   * identity installed since. A new channel, not just new connections: a TLS 1.3 client resumes
+   * its cached session, which would carry the old identity (or none). Calls in flight finish
+   * on the old channel, which then closes.
    */
-  void reconnect() {
-    channel.enterIdle();
+  synchronized void reconnect() {
+    ManagedChannel old = channel;
+    channel = newChannel();
+    old.shutdown();
   }
 
   /** For the session stream, which has no deadline: it lives as long as the connection. */
@@ -55,6 +65,7 @@ public final class ControlPlaneClient implements AutoCloseable {
 
   @Override
   public void close() {
+    ManagedChannel channel = this.channel;
     channel.shutdown();
     try {
       if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {

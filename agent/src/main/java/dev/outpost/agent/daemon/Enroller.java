@@ -67,7 +67,7 @@ public final class Enroller {
           + "another key");
     }
     store.save(pair.getPrivate(), response.getCertificateChainPem());
-    Identity identity = new Identity(pair.getPrivate(), chain);
+    Identity identity = new Identity(pair.getPrivate(), chain, java.time.Instant.now());
     credentials.install(identity);
     log.info("enrolled as {} (certificate serial {}, valid until {})", response.getAgentId(),
         identity.serial(), identity.notAfter());

@@ -6,10 +6,17 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 
-/** A private key and the certificate chain that goes with it. */
-record Identity(PrivateKey key, List<X509Certificate> chain) {
+/**
+ * A private key, the certificate chain that goes with it, and when the agent received it (for
+ * enrolled certificates; null for an operator's).
+ */
+record Identity(PrivateKey key, List<X509Certificate> chain, Instant receivedAt) {
   Identity {
     chain = List.copyOf(chain);
+  }
+
+  Identity(PrivateKey key, List<X509Certificate> chain) {
+    this(key, chain, null);
   }
 
   X509Certificate certificate() {
@@ -28,9 +35,16 @@ record Identity(PrivateKey key, List<X509Certificate> chain) {
     return certificate().getSerialNumber().toString(16);
   }
 
-  /** Renewal is due once two thirds of the lifetime have passed. */
+  /**
+   * Renewal is due once two thirds of the lifetime have passed. The lifetime counts from when
+   * the certificate was received, not from its notBefore: issuers backdate notBefore (for clock
+   * skew) by more than a short lifetime lasts. At least a second passes between renewals.
+   */
   Instant renewAt() {
-    Duration lifetime = Duration.between(notBefore(), notAfter());
-    return notBefore().plus(lifetime.multipliedBy(2).dividedBy(3));
+    Instant start = receivedAt == null || receivedAt.isBefore(notBefore()) ? notBefore()
+        : receivedAt;
+    Duration lifetime = Duration.between(start, notAfter());
+    Instant due = start.plus(lifetime.multipliedBy(2).dividedBy(3));
+    return due.isBefore(start.plusSeconds(1)) ? start.plusSeconds(1) : due;
   }
 }

@@ -65,8 +65,16 @@ public sealed interface IdentitySource {
       }
       var chain = PemFiles.certificates("enrolled certificate", certFile());
       PrivateKey key = PemFiles.privateKey("enrolled key", keyFile(), null);
-      return PemFiles.matches(key, chain.get(0)) ? Optional.of(new Identity(key, chain))
-          : Optional.empty();
+      if (!PemFiles.matches(key, chain.get(0))) {
+        return Optional.empty();
+      }
+      try {
+        // The certificate file is written when the certificate arrives.
+        return Optional.of(new Identity(key, chain,
+            Files.getLastModifiedTime(certFile()).toInstant()));
+      } catch (IOException e) {
+        return Optional.of(new Identity(key, chain));
+      }
     }
 
     /** Writes key and certificate; each file is replaced atomically, the key first. */

@@ -4,11 +4,13 @@ import dev.outpost.agent.sandbox.Sandbox;
 import dev.outpost.agent.sandbox.SandboxSpec;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -40,23 +42,82 @@ public final class Terraform {
   private final Sandbox sandbox;
   private final Map<String, String> environment;
   private final boolean network;
+  private final ProviderCache cache;
+  private final List<Path> mirrors;
 
+  /** Without a shared provider cache or mirror. */
   public Terraform(Path binary, Path workingDir, Path jobDir, Sandbox sandbox,
       Map<String, String> environment, boolean network) {
+    this(binary, workingDir, jobDir, sandbox, environment, network, null, List.of());
+  }
+
+  private Terraform(Path binary, Path workingDir, Path jobDir, Sandbox sandbox,
+      Map<String, String> environment, boolean network, ProviderCache cache, List<Path> mirrors) {
     this.binary = binary.toAbsolutePath();
     this.workingDir = workingDir.toAbsolutePath();
     this.jobDir = jobDir.toAbsolutePath();
     this.sandbox = sandbox;
-    this.environment = Map.copyOf(environment);
     this.network = network;
+    this.cache = cache;
+    this.mirrors = mirrors.stream().map(Path::toAbsolutePath).toList();
+    Map<String, String> env = new LinkedHashMap<>(environment);
+    env.remove(TerraformEnvironment.PLUGIN_CACHE_DIR);
+    env.remove(TerraformEnvironment.PLUGIN_CACHE_MAY_BREAK_LOCK_FILE);
+    if (cache != null) {
+      env.put(TerraformEnvironment.PLUGIN_CACHE_DIR, cache.dir().toString());
+      // Without it, an init with no lock file re-extracts the provider over the cached copy in
+      // place (even when the copy is current), which fails with "text file busy" while another
+      // job runs that provider. The cache is written only by serialized inits from the configured
+      // sources, so trusting it costs nothing; a lock file with checksums is still verified.
+      env.put(TerraformEnvironment.PLUGIN_CACHE_MAY_BREAK_LOCK_FILE, "1");
+    }
+    this.environment = Map.copyOf(env);
   }
 
+  /**
+   * The same runner with a shared provider cache and filesystem mirrors (either may be absent):
+   * the cache is writable only during {@link #init} (which holds its lock until the run ends),
+   * read-only otherwise; mirrors are always read-only. Pass the same mirrors to
+   * {@link TerraformEnvironment.Builder#providerMirrors}, which writes them into the CLI config.
+   */
+  public Terraform withProviders(ProviderCache cacheOrNull, List<Path> mirrors) {
+    return new Terraform(binary, workingDir, jobDir, sandbox, environment, network, cacheOrNull,
+        mirrors);
+  }
+
+  /** {@link #withProviders(ProviderCache, List)} with at most one mirror. */
+  public Terraform withProviders(ProviderCache cacheOrNull, Path mirrorOrNull) {
+    return withProviders(cacheOrNull, mirrorOrNull == null ? List.of() : List.of(mirrorOrNull));
+  }
+
+  /**
+   * With a provider cache, blocks until its writer lock is held; the returned run releases it
+   * once Terraform has ended (see {@link TerraformRun}).
+   *
+   * @throws InterruptedIOException when interrupted while waiting for the cache lock
+   */
   public TerraformRun init(InitOptions o) throws IOException {
     List<String> args = command(INIT, true);
     if (o.upgrade()) {
       args.add("-upgrade");
     }
-    return start(INIT, args, null);
+    if (cache == null) {
+      return start(INIT, args, null, null);
+    }
+    ProviderCache.Lease lease;
+    try {
+      lease = cache.lockForInit();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while waiting for the provider cache lock of "
+          + cache.dir());
+    }
+    try {
+      return start(INIT, args, null, lease.usedBy(workingDir));
+    } catch (IOException | RuntimeException e) {
+      lease.close();
+      throw e;
+    }
   }
 
   public TerraformRun plan(PlanOptions o) throws IOException {
@@ -71,7 +132,7 @@ public final class Terraform {
     for (String target : o.targets()) {
       args.add("-target=" + target);
     }
-    return start(PLAN, args, null);
+    return start(PLAN, args, null, null);
   }
 
   public TerraformRun apply(ApplyOptions o) throws IOException {
@@ -80,7 +141,7 @@ public final class Terraform {
     if (o.planFileOrNull() != null) {
       args.add(o.planFileOrNull().toAbsolutePath().toString());
     }
-    return start(APPLY, args, null);
+    return start(APPLY, args, null, null);
   }
 
   /** `show -json` of a saved plan, or of the state when planFileOrNull is null. */
@@ -89,7 +150,7 @@ public final class Terraform {
     if (planFileOrNull != null) {
       args.add(planFileOrNull.toAbsolutePath().toString());
     }
-    return start(SHOW, args, outputFile.toAbsolutePath());
+    return start(SHOW, args, outputFile.toAbsolutePath(), null);
   }
 
   /** `version -json`, unsandboxed: it reads no configuration and ends at once. */
@@ -131,13 +192,21 @@ public final class Terraform {
     return args;
   }
 
-  private TerraformRun start(String stage, List<String> argv, Path stdoutOverride)
-      throws IOException {
+  /** @param lease the cache's writer lock: the cache is then bound read-write */
+  private TerraformRun start(String stage, List<String> argv, Path stdoutOverride,
+      ProviderCache.Lease lease) throws IOException {
     RunFiles files = RunFiles.next(jobDir, stage);
     Path stdout = stdoutOverride != null ? stdoutOverride : files.stdout();
-    SandboxSpec spec = new SandboxSpec(jobDir, workingDir, argv, environment,
-        binaryDirs(), network, stdout, files.stderr(), files.controlDir());
-    return new TerraformRun(stage, sandbox.start(spec), stdout, files.stderr());
+    List<Path> readOnly = new ArrayList<>(binaryDirs());
+    readOnly.addAll(mirrors);
+    List<Path> readWrite = new ArrayList<>();
+    if (cache != null) {
+      // The same absolute path inside: .terraform/providers links into the cache by it.
+      (lease != null ? readWrite : readOnly).add(cache.dir());
+    }
+    SandboxSpec spec = new SandboxSpec(jobDir, workingDir, argv, environment, readOnly, readWrite,
+        network, stdout, files.stderr(), files.controlDir());
+    return new TerraformRun(stage, sandbox.start(spec), stdout, files.stderr(), lease);
   }
 
   /** The binary's directory (and its symlink target's) if the sandbox would not show it. */

@@ -7,6 +7,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Collection;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -20,8 +21,11 @@ public final class TerraformEnvironment {
   static final String DEFAULT_LANG = "C.UTF-8";
   /** The agent's own settings; never passed on, even if an operator lists one by mistake. */
   static final String AGENT_PREFIX = "OUTPOST_";
+  static final String PLUGIN_CACHE_DIR = "TF_PLUGIN_CACHE_DIR";
+  static final String PLUGIN_CACHE_MAY_BREAK_LOCK_FILE =
+      "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE";
   static final Set<String> OWNED = Set.of("PATH", "HOME", "TMPDIR", "TF_IN_AUTOMATION", "TF_INPUT",
-      "CHECKPOINT_DISABLE", "TF_CLI_CONFIG_FILE");
+      "CHECKPOINT_DISABLE", "TF_CLI_CONFIG_FILE", PLUGIN_CACHE_DIR, PLUGIN_CACHE_MAY_BREAK_LOCK_FILE);
   private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
 
   private TerraformEnvironment() {}
@@ -42,7 +46,7 @@ public final class TerraformEnvironment {
     private final Path jobDir;
     private final Map<String, String> granted = new LinkedHashMap<>();
     private String lang = DEFAULT_LANG;
-    private Path providerMirror;
+    private List<Path> providerMirrors = List.of();
 
     private Builder(Path jobDir) {
       this.jobDir = jobDir;
@@ -84,7 +88,16 @@ public final class TerraformEnvironment {
 
     /** Installs providers only from this filesystem mirror (no registry access). */
     public Builder providerMirror(Path mirror) {
-      this.providerMirror = mirror;
+      return providerMirrors(mirror == null ? List.of() : List.of(mirror));
+    }
+
+    /**
+     * Installs providers only from these filesystem mirrors (no registry access); a version
+     * found in several comes from the first. Bind them into the sandbox with
+     * {@link Terraform#withProviders}.
+     */
+    public Builder providerMirrors(List<Path> mirrors) {
+      this.providerMirrors = List.copyOf(mirrors);
       return this;
     }
 
@@ -95,7 +108,7 @@ public final class TerraformEnvironment {
           PosixFilePermissions.fromString("rwx------")));
       Path rc = cliConfig(jobDir);
       Path tmp = rc.resolveSibling(rc.getFileName() + ".tmp");
-      Files.writeString(tmp, CliConfig.render(providerMirror));
+      Files.writeString(tmp, CliConfig.render(providerMirrors));
       Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
       Files.move(tmp, rc, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
 
@@ -120,11 +133,19 @@ public final class TerraformEnvironment {
     private CliConfig() {}
 
     static String render(Path providerMirror) {
+      return render(providerMirror == null ? List.of() : List.of(providerMirror));
+    }
+
+    static String render(List<Path> providerMirrors) {
       StringBuilder text = new StringBuilder("# Written by the Outpost agent for this job only.\n");
-      if (providerMirror != null) {
-        text.append("provider_installation {\n  filesystem_mirror {\n    path = ")
-            .append(hclString(providerMirror.toAbsolutePath().toString()))
-            .append("\n  }\n}\n");
+      if (!providerMirrors.isEmpty()) {
+        text.append("provider_installation {\n");
+        for (Path mirror : providerMirrors) {
+          text.append("  filesystem_mirror {\n    path = ")
+              .append(hclString(mirror.toAbsolutePath().toString()))
+              .append("\n  }\n");
+        }
+        text.append("}\n");
       }
       return text.toString();
     }

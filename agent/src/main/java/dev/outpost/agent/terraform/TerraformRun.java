@@ -13,20 +13,49 @@ import java.util.Optional;
 /**
  * One started Terraform command. The files are the record: the log pipeline tails them, and a
  * restarted JVM can rebuild this from them (see {@link SandboxedProcess#reattach}).
+ *
+ * <p>An {@code init} with a provider cache carries the cache's writer lock ({@code cacheLease},
+ * else null). It is released as soon as the end is seen here: the first {@link #exitCode()} or
+ * {@link #waitFor} that returns a code, or {@link #stop} (whatever it returns; the job runner
+ * calls {@code stop(Duration.ZERO)} after every run, which also covers a process that died
+ * without recording an exit code). Observing the end only through {@link #process()} does not
+ * release it.
  */
-public record TerraformRun(String stage, SandboxedProcess process, Path stdoutFile, Path stderrFile) {
+public record TerraformRun(String stage, SandboxedProcess process, Path stdoutFile, Path stderrFile,
+    ProviderCache.Lease cacheLease) {
+
+  public TerraformRun(String stage, SandboxedProcess process, Path stdoutFile, Path stderrFile) {
+    this(stage, process, stdoutFile, stderrFile, null);
+  }
 
   public Optional<Integer> waitFor(Duration timeout) throws InterruptedException {
-    return process.waitFor(timeout);
+    return ended(process.waitFor(timeout));
   }
 
   public Optional<Integer> exitCode() {
-    return process.exitCode();
+    return ended(process.exitCode());
   }
 
   /** Two-phase: SIGINT to the group (Terraform saves state), kill after the grace. */
   public Optional<Integer> stop(Duration grace) throws InterruptedException {
-    return process.stop(grace);
+    try {
+      return process.stop(grace);
+    } finally {
+      releaseCache();
+    }
+  }
+
+  private Optional<Integer> ended(Optional<Integer> exitCode) {
+    if (exitCode.isPresent()) {
+      releaseCache();
+    }
+    return exitCode;
+  }
+
+  private void releaseCache() {
+    if (cacheLease != null) {
+      cacheLease.close();
+    }
   }
 
   /**

@@ -194,8 +194,10 @@ class IdentityIT {
     stub.admin().blocking(10).revokeKey(RevokeKeyRequest.newBuilder().setId(firstId).build());
     await("session ended").atMost(Duration.ofSeconds(1)).until(() -> !connected("agent-1"));
     // The job's Terraform is interrupted (SIGINT): nothing of it keeps running.
+    // The job's sandbox and Terraform name the job directory on their command lines.
+    String jobDir = tmp.resolve("work").resolve(job.getId()).toString();
     await("terraform interrupted").atMost(Duration.ofSeconds(30))
-        .until(() -> Processes.withMarker(tmp.resolve("work").toString()).isEmpty());
+        .until(() -> Processes.withMarker(jobDir).isEmpty());
 
     Path staged = keyFile("org.key.new", stub.createKey("acme", Map.of()));
     Files.move(staged, orgKey, java.nio.file.StandardCopyOption.ATOMIC_MOVE,

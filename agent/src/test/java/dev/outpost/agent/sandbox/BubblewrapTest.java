@@ -86,6 +86,28 @@ class BubblewrapTest {
   }
 
   @Test
+  void readWritePaths_areWritableAtTheSamePath_readOnlyPathsInsideThemAreNot() throws Exception {
+    Path outside = Files.createDirectories(tmp.resolve("outside-the-job/cache"));
+    Path frozen = Files.createDirectories(outside.resolve("frozen"));
+    SpecBuilder specs = new SpecBuilder(Files.createDirectories(tmp.resolve("job")));
+    this.specs = specs;
+    specs.readWrite = List.of(outside);
+    specs.readOnly = List.of(frozen);
+    SandboxSpec spec = specs.shell(String.join("\n",
+        "echo rw > " + outside.resolve("written") + " && echo rw-ok",
+        "touch " + frozen.resolve("x") + " 2>/dev/null && echo ro-writable || echo ro-refused"));
+
+    assertThat(bwrap.start(spec).waitFor(Duration.ofSeconds(20))).contains(0);
+
+    assertThat(Files.readAllLines(spec.stdoutFile())).containsExactly("rw-ok", "ro-refused");
+    assertThat(outside.resolve("written")).hasContent("rw");
+    assertThat(frozen.resolve("x")).doesNotExist();
+    String argv = String.join(" ", Bubblewrap.arguments(Path.of("/usr/bin/bwrap"), spec));
+    assertThat(argv.indexOf("--bind " + outside + " ")).isPositive()
+        .isLessThan(argv.indexOf("--ro-bind " + frozen + " "));
+  }
+
+  @Test
   void probe_missingBinary_namesTheCause() {
     Sandbox missing = Sandbox.create("bubblewrap", tmp.resolve("no-such-bwrap"));
     assertThatThrownBy(() -> missing.probe(tmp))

@@ -12,6 +12,7 @@ final class SpecBuilder {
   final Map<String, String> environment = new LinkedHashMap<>();
   boolean network;
   List<Path> readOnly = List.of();
+  List<Path> readWrite = List.of();
   private int runs;
 
   SpecBuilder(Path jobDir) {
@@ -27,7 +28,7 @@ final class SpecBuilder {
   SandboxSpec command(String... argv) {
     runs++;
     Path run = jobDir.resolve(".outpost/run");
-    return new SandboxSpec(jobDir, jobDir, List.of(argv), environment, readOnly, network,
+    return new SandboxSpec(jobDir, jobDir, List.of(argv), environment, readOnly, readWrite, network,
         run.resolve(runs + ".stdout"), run.resolve(runs + ".stderr"), run.resolve(runs + ""));
   }
 }

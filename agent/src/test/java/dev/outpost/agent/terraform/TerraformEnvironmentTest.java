@@ -64,6 +64,23 @@ class TerraformEnvironmentTest {
   }
 
   @Test
+  void build_withSeveralMirrors_writesOneBlockEach_inOrder() throws Exception {
+    TerraformEnvironment.forJob(jobDir)
+        .providerMirrors(List.of(Path.of("/srv/site-mirror"), Path.of("/opt/extra"))).build();
+    assertThat(Files.readString(jobDir.resolve(".outpost/terraformrc"))).contains(
+        "provider_installation {\n  filesystem_mirror {\n    path = \"/srv/site-mirror\"\n  }\n"
+            + "  filesystem_mirror {\n    path = \"/opt/extra\"\n  }\n}\n");
+  }
+
+  @Test
+  void passThrough_pluginCacheSettings_belongToTheRunner() {
+    for (String name : List.of("TF_PLUGIN_CACHE_DIR", "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE")) {
+      assertThatThrownBy(() -> TerraformEnvironment.forJob(jobDir).passThrough(List.of(name), AGENT_ENV))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(name);
+    }
+  }
+
+  @Test
   void passThrough_agentSettingOrOwnedKey_isRefusedByName() {
     assertThatThrownBy(() -> TerraformEnvironment.forJob(jobDir).passThrough(List.of("OUTPOST_ORG_KEY"), AGENT_ENV))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("OUTPOST_ORG_KEY");
