@@ -88,10 +88,28 @@ final class AgentOptions {
           + "(default: 1 GiB); below it the job fails at once with a clear message.")
   long minFreeDisk;
 
+  @Option(names = "--provider-cache", description = "Shared provider plugin cache, writable by "
+      + "jobs only during init (default: <work-dir>/.providers).")
+  Path providerCache;
+
+  @Option(names = "--provider-cache-max-bytes", defaultValue = "10737418240",
+      description = "Size budget of the provider cache (default: 10 GiB).")
+  long providerCacheMaxBytes;
+
+  @Option(names = "--provider-mirror", description = "A provider filesystem mirror directory "
+      + "(repeatable): providers install only from these, read-only, with no registry access.")
+  java.util.List<Path> providerMirrors = new java.util.ArrayList<>();
+
+  @Option(names = "--pass-env", split = ",", description = "Names of environment variables "
+      + "jobs receive from the agent's environment (repeatable), e.g. AWS_ACCESS_KEY_ID.")
+  java.util.List<String> passEnv = new java.util.ArrayList<>();
+
   AgentConfig config() {
     return new AgentConfig(controlPlane, ca, cert, key, keyPassphraseFile, orgKeyFile, stateDir,
         workDir, sandbox, maxJobs, resolveTerraform(terraform), agentName(), tags,
-        connectTimeout, cancelGrace, authWait, stageTimeout, minFreeDisk);
+        connectTimeout, cancelGrace, authWait, stageTimeout, minFreeDisk,
+        providerCache != null ? providerCache : workDir.resolve(".providers"),
+        providerCacheMaxBytes, providerMirrors, passEnv);
   }
 
   private String agentName() {

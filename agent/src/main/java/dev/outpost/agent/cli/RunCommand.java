@@ -15,6 +15,8 @@ import dev.outpost.proto.ExitCodes;
 import dev.outpost.proto.v1.TerraformBinary;
 import java.io.IOException;
 import java.time.Clock;
+import java.time.Duration;
+import dev.outpost.agent.terraform.ProviderCache;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,7 +63,9 @@ final class RunCommand implements Callable<Integer> {
     JobSettings jobs = new JobSettings(config.workDir(), config.terraform(),
         TerraformBinary.newBuilder().setName(version.name()).setVersion(version.version()).build(),
         box, config.cancelGrace(), Clock.systemUTC(), new Lifecycle(), config.stageTimeout(),
-        config.minFreeDiskBytes());
+        config.minFreeDiskBytes(), new ProviderCache(config.providerCache(),
+            config.providerCacheMaxBytes(), Duration.ofDays(30), Clock.systemUTC()),
+        config.providerMirrors(), config.passEnv());
     WorkDirectory.reportLeftovers(config.workDir());
     log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}",
         AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),

@@ -18,7 +18,9 @@ final class WorkDirectory {
   private WorkDirectory() {}
 
   static void reportLeftovers(Path workDir) {
-    try (DirectoryStream<Path> dirs = Files.newDirectoryStream(workDir, Files::isDirectory)) {
+    // Hidden entries (the provider cache) are the agent's own, not jobs'.
+    try (DirectoryStream<Path> dirs = Files.newDirectoryStream(workDir,
+        p -> Files.isDirectory(p) && !p.getFileName().toString().startsWith("."))) {
       for (Path dir : dirs) {
         log.warn("job directory {} is left from an earlier run; it is kept for recovery "
             + "(it may hold a Terraform state that was not delivered)", dir);

@@ -153,9 +153,12 @@ public final class JobRunner implements Runnable {
       vars.put(v.getName(), v.getJson() ? v.getValue() : JSON.writeValueAsString(v.getValue()));
     }
     dir.writeVariables(vars);
-    Map<String, String> env = TerraformEnvironment.forJob(dir.root()).build();
+    Map<String, String> env = TerraformEnvironment.forJob(dir.root())
+        .providerMirrors(settings.providerMirrors())
+        .passThrough(settings.passEnv(), System.getenv()).build();
     return new Terraform(settings.terraform(), dir.sourceDir(), dir.root(), settings.sandbox(),
-        env, !"none".equals(assignment.getNetwork()));
+        env, !"none".equals(assignment.getNetwork()))
+        .withProviders(settings.providerCache(), settings.providerMirrors());
   }
 
   /** A job that starts on a full disk would end with a half-written state: refuse it first. */

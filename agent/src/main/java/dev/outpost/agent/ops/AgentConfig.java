@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -30,13 +31,33 @@ public record AgentConfig(
     Duration cancelGrace,
     Duration authWait,
     Duration stageTimeout,
-    long minFreeDiskBytes) {
+    long minFreeDiskBytes,
+    Path providerCache,
+    long providerCacheMaxBytes,
+    List<Path> providerMirrors,
+    List<String> passEnv) {
 
   private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):(\\d{1,5})");
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
   public AgentConfig {
     tags = Map.copyOf(tags);
+    providerMirrors = List.copyOf(providerMirrors);
+    passEnv = List.copyOf(passEnv);
+    for (Path mirror : providerMirrors) {
+      if (!Files.isDirectory(mirror)) {
+        throw new ConfigException("--provider-mirror " + mirror + " is not a directory");
+      }
+    }
+    for (String name : passEnv) {
+      if (!name.matches("[A-Za-z_][A-Za-z0-9_]*") || name.startsWith("OUTPOST_")) {
+        throw new ConfigException("--pass-env " + name + " is invalid: use an environment "
+            + "variable name; the agent's own OUTPOST_* settings are never passed to jobs");
+      }
+    }
+    if (providerCacheMaxBytes < 0) {
+      throw new ConfigException("--provider-cache-max-bytes must not be negative");
+    }
     var m = HOST_PORT.matcher(controlPlane == null ? "" : controlPlane);
     if (!m.matches() || Integer.parseInt(m.group(2)) < 1 || Integer.parseInt(m.group(2)) > 65535) {
       throw new ConfigException("--control-plane '" + controlPlane

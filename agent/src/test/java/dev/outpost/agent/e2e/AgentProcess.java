@@ -44,14 +44,25 @@ final class AgentProcess implements AutoCloseable {
   }
 
   static AgentProcess start(Options options, Path output) throws IOException {
+    return start(options, output, java.util.Map.of());
+  }
+
+  static AgentProcess start(Options options, Path output, java.util.Map<String, String> env)
+      throws IOException {
     List<String> command = new ArrayList<>(List.of(Jars.java(), "-jar", Jars.agent().toString()));
     command.addAll(options.arguments());
-    return start(command, output);
+    return start(command, output, env);
   }
 
   static AgentProcess start(List<String> command, Path output) throws IOException {
+    return start(command, output, java.util.Map.of());
+  }
+
+  static AgentProcess start(List<String> command, Path output, java.util.Map<String, String> env)
+      throws IOException {
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(output.toFile());
+    builder.environment().putAll(env);
     // A variable that must never reach a job: the tests look for it in job logs.
     builder.environment().put("OUTPOST_TEST_CANARY", "agent-env-canary-7f3a");
     return new AgentProcess(builder.start(), output);

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Assumptions;
  * Provider mirrors for tests: the machine's real AWS provider mirror (never at a hard-coded
  * place: {@value #VARIABLE}, else a bounded search), and packed mirrors built at test time.
  */
-final class ProviderMirrors {
+public final class ProviderMirrors {
   static final String VARIABLE = "OUTPOST_TEST_PROVIDER_MIRROR";
   static final String AWS = "registry.terraform.io/hashicorp/aws/5.100.0";
   /** Where images put a mirror; searched a few levels deep for a registry.terraform.io folder. */
@@ -48,7 +48,7 @@ final class ProviderMirrors {
     return mirror.orElseThrow();
   }
 
-  static synchronized Optional<Path> aws() {
+  public static synchronized Optional<Path> aws() {
     if (found == null) {
       String configured = System.getenv(VARIABLE);
       found = configured != null && !configured.isBlank()
