@@ -63,6 +63,10 @@ final class JobCommand {
     @Option(names = "--network", defaultValue = "full", description = "full or none.")
     String network;
 
+    @Option(names = "--terraform-version", paramLabel = "CONSTRAINT", defaultValue = "",
+        description = "Only agents whose Terraform satisfies this take the job, e.g. \"~> 1.11\".")
+    String terraformVersion;
+
     @Option(names = "--plan", paramLabel = "JOB", description = "With --action apply: apply the "
         + "saved plan of this finished plan job (Terraform refuses it if the state moved on).")
     String planJob;
@@ -79,7 +83,8 @@ final class JobCommand {
       }
       SubmitJobHeader.Builder header = SubmitJobHeader.newBuilder()
           .setWorkspace(WorkspaceRef.newBuilder().setOrg(org).setName(workspace))
-          .setType(type).putAllTags(tags).setNetwork(network);
+          .setType(type).putAllTags(tags).setNetwork(network)
+          .setTerraformVersionConstraint(terraformVersion);
       vars.forEach((k, v) -> header.addVariables(Variable.newBuilder().setName(k).setValue(v)));
       sensitiveVars.forEach((k, v) -> header.addVariables(
           Variable.newBuilder().setName(k).setValue(v).setSensitive(true)));

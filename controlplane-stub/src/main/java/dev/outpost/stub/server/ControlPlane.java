@@ -209,6 +209,22 @@ public final class ControlPlane {
             .filter(s -> s.isOpen() && s.principal.org().equals(job.view().getWorkspace().getOrg()))
             .filter(s -> s.tags.entrySet().containsAll(job.view().getTagsMap().entrySet()))
             .toList();
+        String constraint = job.view().getTerraformVersionConstraint();
+        if (!constraint.isEmpty() && !matching.isEmpty()) {
+          VersionConstraint allowed = VersionConstraint.parse(constraint);
+          List<AgentSession> versioned = matching.stream()
+              .filter(s -> allowed.allows(s.hello.getTerraform().getVersion())).toList();
+          if (versioned.isEmpty()) {
+            String reason = "no connected agent runs a Terraform version satisfying \""
+                + constraint + "\"";
+            if (!reason.equals(job.view().getPendingReason())) {
+              store.updateJob(job.id(),
+                  j -> j.withView(j.view().toBuilder().setPendingReason(reason).build()));
+            }
+            continue;
+          }
+          matching = versioned;
+        }
         Optional<AgentSession> free = matching.stream().filter(s -> free(s) > 0)
             .max((a, b) -> Integer.compare(free(a), free(b)));
         if (free.isPresent() && lease(job, free.get())) {
@@ -263,6 +279,7 @@ public final class ControlPlane {
         .putAllTags(job.view().getTagsMap())
         .setSubmittedAt(job.view().getSubmittedAt()).setLeasedAt(timestamp(now))
         .setNetwork(leased.view().getNetwork().isEmpty() ? "full" : leased.view().getNetwork())
+        .setTerraformVersionConstraint(job.view().getTerraformVersionConstraint())
         .build();
     held.merge(session.agentId(), 1, Integer::sum);
     if (!session.send(ServerMessage.newBuilder().setAssignment(assignment).build())) {

@@ -111,6 +111,13 @@ final class JobSubmissions {
             + " has no saved plan (it is " + plan.view().getStatus() + ")").asException();
       }
     }
+    if (!h.getTerraformVersionConstraint().isBlank()) {
+      try {
+        VersionConstraint.parse(h.getTerraformVersionConstraint());
+      } catch (IllegalArgumentException e) {
+        throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
+      }
+    }
     if (!h.getNetwork().isEmpty() && !Set.of("full", "none").contains(h.getNetwork())) {
       throw Status.INVALID_ARGUMENT.withDescription("network '" + h.getNetwork()
           + "' is invalid: use full or none").asException();
@@ -133,7 +140,8 @@ final class JobSubmissions {
         .setStatus(JobStatus.JOB_STATUS_QUEUED).putAllTags(h.getTagsMap())
         .setSubmittedAt(Times.timestamp(plane.now())).setNetwork(h.getNetwork().isEmpty()
             ? "full" : h.getNetwork())
-        .addAllVariableNames(ControlPlane.names(h.getVariablesList())).build();
+        .addAllVariableNames(ControlPlane.names(h.getVariablesList()))
+        .setTerraformVersionConstraint(h.getTerraformVersionConstraint().strip()).build();
     plane.store().putJob(new JobRecord(view, h.getVariablesList(), null, null, null, 0));
     plane.dispatch();
     return plane.store().job(id).orElseThrow().view();

@@ -101,6 +101,10 @@ final class AgentClient implements AutoCloseable {
   }
 
   Session connect(String agentName, int freeSlots) {
+    return connect(agentName, freeSlots, "1.11.4");
+  }
+
+  Session connect(String agentName, int freeSlots, String terraformVersion) {
     Session session = new Session();
     session.requests = ProvisionerGrpc.newStub(channel)
         .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
@@ -122,7 +126,9 @@ final class AgentClient implements AutoCloseable {
         });
     session.requests.onNext(AgentMessage.newBuilder().setHello(Hello.newBuilder()
         .setProtocolVersion(ProtocolVersion.currentMessage()).setAgentName(agentName)
-        .setMaxJobs(Math.max(1, freeSlots)).setFreeSlots(freeSlots)).build());
+        .setMaxJobs(Math.max(1, freeSlots)).setFreeSlots(freeSlots)
+        .setTerraform(dev.outpost.proto.v1.TerraformBinary.newBuilder().setName("terraform")
+            .setVersion(terraformVersion))).build());
     return session;
   }
 

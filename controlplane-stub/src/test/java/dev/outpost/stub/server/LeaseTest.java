@@ -144,6 +144,23 @@ class LeaseTest {
   }
 
   @Test
+  void aJobWithAVersionConstraint_goesOnlyToAnAgentWhoseTerraformSatisfiesIt() throws Exception {
+    AgentClient.Session session = agent.connect("healthy", 2, "1.11.4");
+    Job old = stub.admin.submit(SubmitJobHeader.newBuilder()
+        .setWorkspace(WorkspaceRef.newBuilder().setOrg("acme").setName("old"))
+        .setType(JobType.newBuilder().setApply(ApplyJob.getDefaultInstance()))
+        .setTerraformVersionConstraint("~> 1.5.0").build(), "a".getBytes(StandardCharsets.UTF_8));
+    Job current = stub.admin.submit(SubmitJobHeader.newBuilder()
+        .setWorkspace(WorkspaceRef.newBuilder().setOrg("acme").setName("current"))
+        .setType(JobType.newBuilder().setApply(ApplyJob.getDefaultInstance()))
+        .setTerraformVersionConstraint(">= 1.10, < 2.0").build(),
+        "a".getBytes(StandardCharsets.UTF_8));
+    assertThat(awaitAssignment(session, 0).getJobId()).isEqualTo(current.getId());
+    assertThat(job(old.getId()).getPendingReason())
+        .contains("no connected agent runs a Terraform version satisfying \"~> 1.5.0\"");
+  }
+
+  @Test
   void aStateThatCannotBeRead_isKeptAside_andTheJobStillCompletes() throws Exception {
     AgentClient.Session session = agent.connect("healthy", 1);
     Job job = submit("ws");
