@@ -151,6 +151,45 @@ class IdentityIT {
   }
 
   @Test
+  void rotatedCertificateFiles_areReadAgain_withoutARestart() throws Exception {
+    startStub(List.of());
+    Path orgKey = keyFile("org.key", stub.createKey("acme", Map.of()));
+    Path dir = Files.createDirectories(tmp.resolve("mounted"));
+    TestPki.Client first = stub.pki.client("acme", "agent-1");
+    Path cert = Files.copy(first.cert(), dir.resolve("tls.crt"));
+    Path key = Files.copy(first.key(), dir.resolve("tls.key"));
+    AgentProcess a = agent(cert, key, orgKey, List.of());
+    await().atMost(Duration.ofSeconds(30)).until(() -> connected("agent-1"));
+    String firstSerial = serial(first.cert());
+
+    // As cert-manager does: new files moved into place, key first.
+    TestPki.Client second = stub.pki.client("acme", "agent-1");
+    Files.copy(second.key(), dir.resolve("tls.key.new"));
+    Files.move(dir.resolve("tls.key.new"), key, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(second.cert(), dir.resolve("tls.crt.new"));
+    Files.move(dir.resolve("tls.crt.new"), cert, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    await("a session on the new certificate").atMost(Duration.ofSeconds(30))
+        .until(() -> events("session.opened").size() >= 2);
+
+    // The old certificate is revoked: the agent, now on the new one, keeps working.
+    stub.admin().blocking(10).revokeCertificate(dev.outpost.proto.v1.RevokeCertificateRequest
+        .newBuilder().setSerial(firstSerial).build());
+    Job job = stub.submitApply(HELLO, "acme", "ws", Map.of(), Map.of("api_token", "t0ken-1234"));
+    Job done = stub.awaitFinished(job.getId(), Duration.ofSeconds(90));
+    assertThat(done.getStatus()).as(done.getErrorMessage()).isEqualTo(JobStatus.JOB_STATUS_SUCCEEDED);
+    assertThat(a.isAlive()).isTrue();
+  }
+
+  private static String serial(Path certFile) throws Exception {
+    try (var in = Files.newInputStream(certFile)) {
+      return ((java.security.cert.X509Certificate) java.security.cert.CertificateFactory
+          .getInstance("X.509").generateCertificate(in)).getSerialNumber().toString(16);
+    }
+  }
+
+  @Test
   void keyRotation_newKeyFileOpensANewSession_oldKeyRevoked_noJobFails() throws Exception {
     startStub(List.of());
     TestPki.Client cert = stub.pki.client("acme", "agent-1");
