@@ -81,6 +81,7 @@ public final class StubServer implements AutoCloseable {
    * @throws IllegalArgumentException when an issuer is bound to two organizations
    */
   public static StubServer start(Config config, Store store, Clock clock) throws IOException {
+    TransportFailures.install();
     ControlPlane plane = new ControlPlane(store, clock, config.settings());
     IssuerBindings bindings = IssuerBindings.load(config.issuerOrgs());
     CertificateAuthority ca = CertificateAuthority.load(config.clientCa(), config.caKey());
