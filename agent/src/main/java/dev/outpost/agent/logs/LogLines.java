@@ -49,6 +49,15 @@ final class LogLines {
         // Keep the time the agent read the line.
       }
     }
+    if (node.has("diagnostic")) {
+      // Keep what the diagnostic says in full: "@message" carries only its summary.
+      JsonNode d = node.get("diagnostic");
+      String detail = d.path("detail").asText("");
+      String where = d.path("range").path("filename").asText("");
+      entry.setMessage(node.path("@message").asText() + (detail.isEmpty() ? "" : ": " + detail)
+          + (where.isEmpty() ? "" : " (" + where + " line "
+              + d.path("range").path("start").path("line").asInt() + ")"));
+    }
     JsonNode hook = node.has("hook") ? node.get("hook") : node.path("change");
     String address = hook.path("resource").path("addr").asText("");
     if (!address.isEmpty()) {
