@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.outpost.proto.v1.GetPayloadRequest;
 import dev.outpost.proto.v1.GetWorkspaceRequest;
 import dev.outpost.proto.v1.Job;
 import dev.outpost.proto.v1.JobStatus;
@@ -14,7 +13,6 @@ import dev.outpost.proto.v1.Output;
 import dev.outpost.proto.v1.PayloadKind;
 import dev.outpost.proto.v1.Workspace;
 import dev.outpost.proto.v1.WorkspaceRef;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,13 +44,8 @@ class ApplyEndToEndIT {
   @BeforeEach
   void startStubAndAgent() throws IOException {
     stub = StubProcess.start(Files.createDirectories(tmp.resolve("stub")));
-    String key = stub.createKey("acme", Map.of());
-    Path keyFile = Files.writeString(tmp.resolve("org.key"), key + "\n");
-    TestPki.Client client = stub.pki.client("acme", "agent-1");
     workDir = tmp.resolve("work");
-    agent = AgentProcess.start(new AgentProcess.Options(stub.agentTarget(), stub.pki.ca(),
-        client.cert(), client.key(), keyFile, tmp.resolve("state"), workDir,
-        List.of("--name", "agent-1")), tmp.resolve("agent.log"));
+    agent = stub.startAgent(tmp, "agent-1", List.of());
   }
 
   @AfterEach
@@ -106,7 +99,7 @@ class ApplyEndToEndIT {
     assertThat(done.getResourcesList()).extracting(r -> r.getAddress())
         .containsExactlyInAnyOrder("terraform_data.first", "terraform_data.second");
 
-    JsonNode state = JSON.readTree(payload(job.getId(), PayloadKind.PAYLOAD_KIND_STATE));
+    JsonNode state = JSON.readTree(stub.payload(job.getId(), PayloadKind.PAYLOAD_KIND_STATE));
     assertThat(state.path("resources")).hasSize(2);
     assertThat(state.path("outputs").path("greeting").path("value").asText())
         .isEqualTo("Hello from Outpost");
@@ -139,7 +132,7 @@ class ApplyEndToEndIT {
     assertThat(done.getStatus()).isEqualTo(JobStatus.JOB_STATUS_FAILED);
     assertThat(done.getErrorMessage()).contains("terraform apply exited with 1")
         .contains("local-exec provisioner error");
-    JsonNode state = JSON.readTree(payload(job.getId(), PayloadKind.PAYLOAD_KIND_STATE));
+    JsonNode state = JSON.readTree(stub.payload(job.getId(), PayloadKind.PAYLOAD_KIND_STATE));
     List<String> addresses = new ArrayList<>();
     state.path("resources").forEach(r -> addresses.add(r.path("type").asText() + "."
         + r.path("name").asText()));
@@ -147,12 +140,6 @@ class ApplyEndToEndIT {
     assertThat(provisionerLines(stub.logs(job.getId()))).containsExactly("about to fail");
   }
 
-  private byte[] payload(String jobId, PayloadKind kind) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    stub.admin().blocking(30).getPayload(GetPayloadRequest.newBuilder().setJobId(jobId)
-        .setKind(kind).build()).forEachRemaining(c -> out.writeBytes(c.getData().toByteArray()));
-    return out.toByteArray();
-  }
 
   /** The lines local-exec printed, from Terraform's machine-readable provision_progress events. */
   static List<String> provisionerLines(List<LogEntry> log) throws IOException {

@@ -49,13 +49,8 @@ class AwsExampleIT {
     }
     Assumptions.assumeTrue(mirror != null, "no AWS provider mirror on this machine");
     stub = StubProcess.start(Files.createDirectories(tmp.resolve("stub")));
-    Path keyFile = Files.writeString(tmp.resolve("org.key"), stub.createKey("acme", Map.of()));
-    TestPki.Client client = stub.pki.client("acme", "agent-1");
-    agent = AgentProcess.start(new AgentProcess.Options(stub.agentTarget(), stub.pki.ca(),
-        client.cert(), client.key(), keyFile, tmp.resolve("state"), tmp.resolve("work"),
-        List.of("--name", "agent-1", "--provider-mirror", mirror.toString(), "--pass-env",
-            String.join(",", DUMMY_CREDENTIALS.keySet()))),
-        tmp.resolve("agent.log"), DUMMY_CREDENTIALS);
+    agent = stub.startAgent(tmp, "agent-1", List.of("--provider-mirror", mirror.toString(),
+        "--pass-env", String.join(",", DUMMY_CREDENTIALS.keySet())), DUMMY_CREDENTIALS);
   }
 
   @AfterEach

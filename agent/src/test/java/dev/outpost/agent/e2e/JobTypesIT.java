@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.proto.v1.ApplyJob;
 import dev.outpost.proto.v1.CancelJobRequest;
 import dev.outpost.proto.v1.DestroyJob;
-import dev.outpost.proto.v1.GetPayloadRequest;
 import dev.outpost.proto.v1.Job;
 import dev.outpost.proto.v1.JobStatus;
 import dev.outpost.proto.v1.JobType;
@@ -16,7 +15,6 @@ import dev.outpost.proto.v1.PayloadKind;
 import dev.outpost.proto.v1.PlanJob;
 import dev.outpost.proto.v1.TemplateImport;
 import dev.outpost.proto.v1.VariableDeclaration;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,11 +42,7 @@ class JobTypesIT {
   @BeforeEach
   void start() throws IOException {
     stub = StubProcess.start(Files.createDirectories(tmp.resolve("stub")));
-    Path keyFile = Files.writeString(tmp.resolve("org.key"), stub.createKey("acme", Map.of()));
-    TestPki.Client client = stub.pki.client("acme", "agent-1");
-    agent = AgentProcess.start(new AgentProcess.Options(stub.agentTarget(), stub.pki.ca(),
-        client.cert(), client.key(), keyFile, tmp.resolve("state"), tmp.resolve("work"),
-        List.of("--name", "agent-1")), tmp.resolve("agent.log"));
+    agent = stub.startAgent(tmp, "agent-1", List.of());
   }
 
   @AfterEach
@@ -68,12 +62,6 @@ class JobTypesIT {
     return JobType.newBuilder().setApply(ApplyJob.getDefaultInstance()).build();
   }
 
-  private byte[] payload(String jobId, PayloadKind kind) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    stub.admin().blocking(30).getPayload(GetPayloadRequest.newBuilder().setJobId(jobId)
-        .setKind(kind).build()).forEachRemaining(c -> out.writeBytes(c.getData().toByteArray()));
-    return out.toByteArray();
-  }
 
   @Test
   void templateImport_withoutRequiredValues_returnsDeclarations_previewUnavailable()
@@ -115,9 +103,9 @@ class JobTypesIT {
     assertThat(done.getChanges().getAdd()).isEqualTo(2);
     assertThat(done.getResourceChangesList()).extracting(r -> r.getAddress())
         .containsExactlyInAnyOrder("terraform_data.first", "terraform_data.second");
-    JsonNode plan = JSON.readTree(payload(done.getId(), PayloadKind.PAYLOAD_KIND_PLAN_JSON));
+    JsonNode plan = JSON.readTree(stub.payload(done.getId(), PayloadKind.PAYLOAD_KIND_PLAN_JSON));
     assertThat(plan.path("resource_changes")).hasSize(2);
-    assertThat(payload(done.getId(), PayloadKind.PAYLOAD_KIND_PLAN_FILE)).isNotEmpty();
+    assertThat(stub.payload(done.getId(), PayloadKind.PAYLOAD_KIND_PLAN_FILE)).isNotEmpty();
     assertThat(done.getState().getSize()).isZero();
     // The plan JSON holds the secret in clear; it must never reach the log.
     assertThat(stub.logs(done.getId())).noneMatch(e -> e.getRaw().contains("t0ken-for-tests"));
@@ -188,7 +176,7 @@ class JobTypesIT {
 
     Job done = stub.awaitFinished(job.getId(), Duration.ofSeconds(60));
     assertThat(done.getStatus()).isEqualTo(JobStatus.JOB_STATUS_CANCELLED);
-    JsonNode state = JSON.readTree(payload(done.getId(), PayloadKind.PAYLOAD_KIND_STATE));
+    JsonNode state = JSON.readTree(stub.payload(done.getId(), PayloadKind.PAYLOAD_KIND_STATE));
     assertThat(state.path("resources").findValuesAsText("name")).contains("done");
     assertThat(Processes.withMarker("sleep 300")).isEmpty();
   }

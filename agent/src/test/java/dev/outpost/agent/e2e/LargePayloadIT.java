@@ -3,12 +3,10 @@ package dev.outpost.agent.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.outpost.proto.Payloads;
-import dev.outpost.proto.v1.GetPayloadRequest;
 import dev.outpost.proto.v1.Job;
 import dev.outpost.proto.v1.JobStatus;
 import dev.outpost.proto.v1.PayloadKind;
 import dev.outpost.stub.server.SourceArchive;
-import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -47,11 +45,7 @@ class LargePayloadIT {
   @Test
   void twentyMebibyteArchiveAndState_travelBothWays_withTheirDigests() throws Exception {
     stub = StubProcess.start(Files.createDirectories(tmp.resolve("stub")));
-    Path keyFile = Files.writeString(tmp.resolve("org.key"), stub.createKey("acme", Map.of()));
-    TestPki.Client client = stub.pki.client("acme", "agent-1");
-    agent = AgentProcess.start(new AgentProcess.Options(stub.agentTarget(), stub.pki.ca(),
-        client.cert(), client.key(), keyFile, tmp.resolve("state"), tmp.resolve("work"),
-        List.of("--name", "agent-1")), tmp.resolve("agent.log"));
+    agent = stub.startAgent(tmp, "agent-1", List.of());
 
     Path config = Files.createDirectories(tmp.resolve("big"));
     Random random = new Random(42);
@@ -77,7 +71,7 @@ class LargePayloadIT {
         .getId(), Duration.ofSeconds(180));
     assertThat(first.getStatus()).as(first.getErrorMessage()).isEqualTo(JobStatus.JOB_STATUS_SUCCEEDED);
     assertThat(first.getState().getSize()).isGreaterThan(20L * MIB);
-    byte[] state = payload(first.getId(), PayloadKind.PAYLOAD_KIND_STATE);
+    byte[] state = stub.payload(first.getId(), PayloadKind.PAYLOAD_KIND_STATE);
     assertThat(Payloads.sha256(state)).isEqualTo(first.getState().getSha256());
     assertThat(first.getOutputsList()).singleElement().satisfies(o -> assertThat(o.getValueJson())
         .isEqualTo("\"" + Payloads.sha256(blob) + "\""));
@@ -88,13 +82,7 @@ class LargePayloadIT {
         .getId(), Duration.ofSeconds(180));
     assertThat(second.getStatus()).as(second.getErrorMessage()).isEqualTo(JobStatus.JOB_STATUS_SUCCEEDED);
     assertThat(second.getChanges().getAdd()).isZero();
-    assertThat(payload(second.getId(), PayloadKind.PAYLOAD_KIND_PRIOR_STATE)).isEqualTo(state);
+    assertThat(stub.payload(second.getId(), PayloadKind.PAYLOAD_KIND_PRIOR_STATE)).isEqualTo(state);
   }
 
-  private byte[] payload(String jobId, PayloadKind kind) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    stub.admin().following().getPayload(GetPayloadRequest.newBuilder().setJobId(jobId)
-        .setKind(kind).build()).forEachRemaining(c -> out.writeBytes(c.getData().toByteArray()));
-    return out.toByteArray();
-  }
 }

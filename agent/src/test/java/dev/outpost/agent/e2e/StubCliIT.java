@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -25,11 +24,7 @@ class StubCliIT {
   @BeforeEach
   void start() throws IOException {
     stub = StubProcess.start(Files.createDirectories(tmp.resolve("stub")));
-    Path keyFile = Files.writeString(tmp.resolve("org.key"), stub.createKey("acme", Map.of()));
-    TestPki.Client client = stub.pki.client("acme", "agent-1");
-    agent = AgentProcess.start(new AgentProcess.Options(stub.agentTarget(), stub.pki.ca(),
-        client.cert(), client.key(), keyFile, tmp.resolve("state"), tmp.resolve("work"),
-        List.of("--name", "agent-1")), tmp.resolve("agent.log"));
+    agent = stub.startAgent(tmp, "agent-1", List.of());
   }
 
   @AfterEach

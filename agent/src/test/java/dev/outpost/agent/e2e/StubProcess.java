@@ -116,6 +116,34 @@ final class StubProcess implements AutoCloseable {
         dev.outpost.proto.v1.ListAuditEventsRequest.getDefaultInstance()).getEventsList();
   }
 
+  /** A stored payload of a job, reassembled from its chunks. */
+  byte[] payload(String jobId, dev.outpost.proto.v1.PayloadKind kind) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    admin.following().getPayload(dev.outpost.proto.v1.GetPayloadRequest.newBuilder()
+        .setJobId(jobId).setKind(kind).build())
+        .forEachRemaining(c -> out.writeBytes(c.getData().toByteArray()));
+    return out.toByteArray();
+  }
+
+  /**
+   * Creates org "acme" with a key, a client certificate for {@code name}, and starts an agent
+   * with them (state and work directories under {@code dir}), plus {@code flags}.
+   */
+  AgentProcess startAgent(Path dir, String name, List<String> flags) throws IOException {
+    return startAgent(dir, name, flags, Map.of());
+  }
+
+  AgentProcess startAgent(Path dir, String name, List<String> flags, Map<String, String> env)
+      throws IOException {
+    Path keyFile = Files.writeString(dir.resolve(name + ".org.key"), createKey("acme", Map.of()));
+    TestPki.Client client = pki.client("acme", name);
+    List<String> extra = new ArrayList<>(List.of("--name", name));
+    extra.addAll(flags);
+    return AgentProcess.start(new AgentProcess.Options(agentTarget(), pki.ca(), client.cert(),
+        client.key(), keyFile, dir.resolve("state"), dir.resolve("work"), extra),
+        dir.resolve(name + ".log"), env);
+  }
+
   Job job(String id) {
     return admin.blocking(10).getJob(GetJobRequest.newBuilder().setId(id).build());
   }

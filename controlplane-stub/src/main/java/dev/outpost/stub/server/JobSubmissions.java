@@ -1,7 +1,8 @@
 package dev.outpost.stub.server;
 
-import dev.outpost.proto.Payloads;
 import dev.outpost.proto.Times;
+import dev.outpost.proto.v1.PayloadChunk;
+import dev.outpost.proto.v1.PayloadRef;
 import dev.outpost.proto.v1.Job;
 import dev.outpost.proto.v1.JobStatus;
 import dev.outpost.proto.v1.PayloadKind;
@@ -12,8 +13,6 @@ import dev.outpost.stub.store.JobRecord;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.util.HashSet;
 import java.util.Set;
 
@@ -28,58 +27,27 @@ final class JobSubmissions {
   }
 
   StreamObserver<SubmitJobRequest> receive(StreamObserver<Job> responses) {
-    return new StreamObserver<>() {
-      private SubmitJobHeader header;
-      private final ByteArrayOutputStream archive = new ByteArrayOutputStream();
-      private final Payloads.Receiver receiver = new Payloads.Receiver(archive, maxPayloadBytes);
-      private boolean failed;
-
+    return new ChunkedRequests<SubmitJobRequest, SubmitJobHeader, Job>(responses,
+        maxPayloadBytes, "submission") {
       @Override
-      public void onNext(SubmitJobRequest request) {
-        if (failed) {
-          return;
-        }
-        try {
-          if (header == null) {
-            if (!request.hasHeader()) {
-              throw Status.INVALID_ARGUMENT.withDescription("a submission starts with its header")
-                  .asException();
-            }
-            header = validate(request.getHeader());
-          } else if (request.hasChunk()) {
-            receiver.accept(request.getChunk());
-          }
-        } catch (StatusException e) {
-          failed = true;
-          responses.onError(e);
-        } catch (IllegalArgumentException | IOException e) {
-          failed = true;
-          responses.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException());
-        }
+      SubmitJobHeader header(SubmitJobRequest request) {
+        return request.hasHeader() ? request.getHeader() : null;
       }
 
       @Override
-      public void onError(Throwable t) {
-        failed = true;
+      PayloadChunk chunk(SubmitJobRequest request) {
+        return request.hasChunk() ? request.getChunk() : null;
       }
 
       @Override
-      public void onCompleted() {
-        if (failed) {
-          return;
-        }
-        try {
-          if (header == null) {
-            throw Status.INVALID_ARGUMENT.withDescription("empty submission").asException();
-          }
-          receiver.complete();
-          responses.onNext(queue(header, archive.toByteArray()));
-          responses.onCompleted();
-        } catch (StatusException e) {
-          responses.onError(e);
-        } catch (IllegalArgumentException e) {
-          responses.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException());
-        }
+      long accept(SubmitJobHeader header) throws StatusException {
+        validate(header);
+        return -1;
+      }
+
+      @Override
+      Job complete(SubmitJobHeader header, byte[] archive, PayloadRef trailer) {
+        return queue(header, archive);
       }
     };
   }

@@ -15,6 +15,7 @@ import dev.outpost.proto.v1.LeaseRef;
 import dev.outpost.proto.v1.LeaseStatus;
 import dev.outpost.proto.v1.PayloadChunk;
 import dev.outpost.proto.v1.PayloadKind;
+import dev.outpost.proto.v1.PayloadRef;
 import dev.outpost.proto.v1.ProvisionerGrpc;
 import dev.outpost.proto.v1.ServerMessage;
 import dev.outpost.proto.v1.UploadHeader;
@@ -25,7 +26,6 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -144,84 +144,42 @@ final class ProvisionerService extends ProvisionerGrpc.ProvisionerImplBase {
   public StreamObserver<UploadPayloadRequest> uploadPayload(
       StreamObserver<UploadPayloadResponse> responses) {
     Principal caller = Principal.current();
-    return new StreamObserver<>() {
-      private UploadHeader header;
+    return new ChunkedRequests<UploadPayloadRequest, UploadHeader, UploadPayloadResponse>(
+        responses, maxPayloadBytes, "upload") {
       private JobRecord job;
-      private ByteArrayOutputStream bytes;
-      private Payloads.Receiver receiver;
-      private boolean failed;
 
       @Override
-      public void onNext(UploadPayloadRequest request) {
-        if (failed) {
-          return;
-        }
-        try {
-          if (header == null) {
-            if (!request.hasHeader()) {
-              throw Status.INVALID_ARGUMENT.withDescription("an upload starts with its header")
-                  .asException();
-            }
-            header = request.getHeader();
-            job = plane.checkLease(caller, header.getLease(), true);
-            if (!UPLOADABLE.contains(header.getPayload().getKind())) {
-              throw Status.INVALID_ARGUMENT.withDescription("payload kind "
-                  + header.getPayload().getKind() + " cannot be uploaded").asException();
-            }
-            if (header.getPayload().getSize() > maxPayloadBytes) {
-              throw Status.INVALID_ARGUMENT.withDescription("payload of "
-                  + header.getPayload().getSize() + " bytes exceeds the limit of "
-                  + maxPayloadBytes).asException();
-            }
-            // The announced size is the peer's claim, not a reason to allocate it up front.
-            bytes = new ByteArrayOutputStream(
-                (int) Math.min(header.getPayload().getSize(), Payloads.CHUNK_SIZE));
-            receiver = new Payloads.Receiver(bytes, maxPayloadBytes);
-          } else if (request.hasChunk()) {
-            receiver.accept(request.getChunk());
-          }
-        } catch (StatusException e) {
-          fail(e);
-        } catch (IllegalArgumentException | IOException e) {
-          fail(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException());
-        }
-      }
-
-      private void fail(StatusException e) {
-        failed = true;
-        responses.onError(e);
+      UploadHeader header(UploadPayloadRequest request) {
+        return request.hasHeader() ? request.getHeader() : null;
       }
 
       @Override
-      public void onError(Throwable t) {
-        failed = true;
+      PayloadChunk chunk(UploadPayloadRequest request) {
+        return request.hasChunk() ? request.getChunk() : null;
       }
 
       @Override
-      public void onCompleted() {
-        if (failed) {
-          return;
+      long accept(UploadHeader header) throws StatusException {
+        job = plane.checkLease(caller, header.getLease(), true);
+        if (!UPLOADABLE.contains(header.getPayload().getKind())) {
+          throw Status.INVALID_ARGUMENT.withDescription("payload kind "
+              + header.getPayload().getKind() + " cannot be uploaded").asException();
         }
-        try {
-          if (header == null) {
-            throw Status.INVALID_ARGUMENT.withDescription("empty upload").asException();
-          }
-          var stored = receiver.complete();
-          if (!stored.getSha256().equals(header.getPayload().getSha256())) {
-            throw Status.INVALID_ARGUMENT.withDescription("uploaded payload's digest "
-                + stored.getSha256() + " differs from the header's " + header.getPayload()
-                .getSha256()).asException();
-          }
-          plane.store().putPayload(ControlPlane.jobOwner(job.id()),
-              "upload/" + header.getPayload().getKind().name(), bytes.toByteArray());
-          responses.onNext(UploadPayloadResponse.newBuilder().setStored(stored)
-              .setLate(job.terminal()).build());
-          responses.onCompleted();
-        } catch (StatusException e) {
-          responses.onError(e);
-        } catch (IllegalArgumentException e) {
-          responses.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException());
+        return header.getPayload().getSize();
+      }
+
+      @Override
+      UploadPayloadResponse complete(UploadHeader header, byte[] data, PayloadRef stored)
+          throws StatusException {
+        if (!stored.getSha256().equals(header.getPayload().getSha256())) {
+          throw Status.INVALID_ARGUMENT.withDescription("uploaded payload's digest "
+              + stored.getSha256() + " differs from the header's "
+              + header.getPayload().getSha256()).asException();
         }
+        plane.store().putPayload(ControlPlane.jobOwner(job.id()),
+            "upload/" + header.getPayload().getKind().name(), data);
+        return UploadPayloadResponse.newBuilder().setStored(stored).setLate(job.terminal())
+            .build();
       }
     };
   }
