@@ -58,8 +58,11 @@ final class JobResults {
           .setChanges(request.getChanges())
           .clearResourceChanges().addAllResourceChanges(request.getResourceChangesList())
           .setPlanFile(request.getPlanFile()).setPlanJson(request.getPlanJson())
-          .setTemplate(request.getTemplate()).setLastLogSeq(request.getLastLogSeq())
+          .setLastLogSeq(request.getLastLogSeq())
           .setRedactedCount(request.getRedactedCount()).clearPendingReason().setLate(late);
+      if (request.hasTemplate()) {
+        view.setTemplate(request.getTemplate());
+      }
       boolean keptAside = false;
       if (state != null) {
         plane.store().putPayload(owner, PayloadKind.PAYLOAD_KIND_STATE.name(), state);
