@@ -47,6 +47,8 @@ public final class Agent {
   private final CountDownLatch stopRequested = new CountDownLatch(1);
   private final AtomicReference<ClientCallStreamObserver<AgentMessage>> session =
       new AtomicReference<>();
+  private final AtomicReference<ClientCallStreamObserver<AgentMessage>> opening =
+      new AtomicReference<>();
   private final String agentVersion;
   private byte[] knownFiles;
 
@@ -75,9 +77,12 @@ public final class Agent {
     Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(30));
     try {
       while (stopRequested.getCount() > 0) {
+        Instant began = clock.instant();
         SessionEnd end = identityDue() ? enroll() : runSession();
         everConnected |= end.welcomed();
-        if (end.welcomed()) {
+        // Only a session that lasted resets the backoff: one ended at once (another agent with
+        // the same name, a refusal after Welcome) must not turn into a reconnect storm.
+        if (end.welcomed() && Duration.between(began, clock.instant()).toSeconds() >= 10) {
           backoff.reset();
         }
         Failure f = end.failure();
@@ -87,6 +92,9 @@ public final class Agent {
         switch (f.kind()) {
           case AUTH -> {
             if (!awaitNewCredentials(f)) {
+              if (stopRequested.getCount() == 0) {
+                return ExitCodes.OK;
+              }
               return fail(ExitCodes.AUTH, f.message() + "; the agent waited "
                   + config.authWait().toSeconds() + " s for --org-key-file, --cert or --key to "
                   + "change and is giving up");
@@ -141,6 +149,14 @@ public final class Agent {
   }
 
   private SessionEnd enroll() {
+    Identity current = credentials.identity();
+    if (current != null && !clock.instant().isBefore(current.notAfter())) {
+      // An expired certificate would be rejected in the enrollment handshake itself: enroll
+      // without one, with the org key alone.
+      log.warn("the client certificate expired at {}; enrolling again", current.notAfter());
+      credentials.install(null);
+      client.reconnect();
+    }
     boolean renewal = credentials.identity() != null;
     try {
       new Enroller(client, credentials, config.agentName()).enroll();
@@ -210,7 +226,7 @@ public final class Agent {
     client.session().connect(new ClientResponseObserver<AgentMessage, ServerMessage>() {
       @Override
       public void beforeStart(ClientCallStreamObserver<AgentMessage> requests) {
-        session.set(requests);
+        opening.set(requests);
       }
 
       @Override
@@ -238,11 +254,16 @@ public final class Agent {
         ended.complete(null);
       }
     });
-    send(AgentMessage.newBuilder().setHello(Hello.newBuilder()
-        .setProtocolVersion(ProtocolVersion.currentMessage()).setAgentName(config.agentName())
-        .putAllTags(config.tags()).setMaxJobs(config.maxJobs()).setFreeSlots(slots.free())
-        .setTerraform(slots.terraformVersion()).setAgentVersion(agentVersion)
-        .addAllHeldLeases(slots.leases())).build());
+    // Hello goes first on the new stream; only then may slot reports use it.
+    ClientCallStreamObserver<AgentMessage> requests = opening.getAndSet(null);
+    synchronized (requests) {
+      requests.onNext(AgentMessage.newBuilder().setHello(Hello.newBuilder()
+          .setProtocolVersion(ProtocolVersion.currentMessage()).setAgentName(config.agentName())
+          .putAllTags(config.tags()).setMaxJobs(config.maxJobs()).setFreeSlots(slots.free())
+          .setTerraform(slots.terraformVersion()).setAgentVersion(agentVersion)
+          .addAllHeldLeases(slots.leases())).build());
+    }
+    session.set(requests);
     try {
       Welcome w = welcome.get(config.connectTimeout().toMillis(), TimeUnit.MILLISECONDS);
       log.info("connected to {} as {} (session {}, protocol {}.{})", config.controlPlane(),

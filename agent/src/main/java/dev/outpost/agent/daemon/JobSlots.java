@@ -132,12 +132,14 @@ final class JobSlots {
 
   /** Interrupts every running job and waits (bounded) for their results to be delivered. */
   void stopAll(String reason) throws InterruptedException {
-    timer.shutdownNow();
     running.values().forEach(r -> r.cancel(reason));
     workers.shutdown();
-    if (!workers.awaitTermination(settings.cancelGrace().toMillis() + 60_000,
+    // Heartbeats go on while jobs wind down: a lease that lapsed now would free the workspace
+    // for another job while this Terraform still writes its state.
+    if (!workers.awaitTermination(settings.cancelGrace().toMillis() + 180_000,
         TimeUnit.MILLISECONDS)) {
       log.warn("{} job(s) still delivering at exit; their directories are kept", running.size());
     }
+    timer.shutdownNow();
   }
 }

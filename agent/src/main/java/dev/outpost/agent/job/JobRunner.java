@@ -41,6 +41,7 @@ public final class JobRunner implements Runnable {
   private final Redactor redactor;
   private volatile String cancelReason;
   private volatile StageRunner stages;
+  private Path varFile;
 
   public JobRunner(JobAssignment assignment, JobSettings settings, JobCalls calls,
       Runnable onFinished) {
@@ -51,6 +52,9 @@ public final class JobRunner implements Runnable {
     List<String> secrets = new ArrayList<>();
     assignment.getVariablesList().stream().filter(Variable::getSensitive)
         .forEach(v -> secrets.add(v.getValue()));
+    // Credentials the operator grants jobs are secrets too: they must not reach the log.
+    settings.passEnv().stream().map(System::getenv).filter(java.util.Objects::nonNull)
+        .forEach(secrets::add);
     this.redactor = new Redactor(secrets);
   }
 
@@ -104,8 +108,8 @@ public final class JobRunner implements Runnable {
         if (savedPlan != null) {
           download(PayloadKind.PAYLOAD_KIND_SAVED_PLAN, assignment.getSavedPlan(), savedPlan);
         }
-        outcome = new Workflows(terraform, dir, runner, result).run(assignment.getType(),
-            savedPlan);
+        outcome = new Workflows(terraform, dir, runner, result, varFile)
+            .run(assignment.getType(), savedPlan);
       } catch (Exception e) {
         log.warn("job {}: failed before or between Terraform runs: {}", jobId(),
             redactor.redact(e.toString()));
@@ -152,7 +156,7 @@ public final class JobRunner implements Runnable {
     for (Variable v : assignment.getVariablesList()) {
       vars.put(v.getName(), v.getJson() ? v.getValue() : JSON.writeValueAsString(v.getValue()));
     }
-    dir.writeVariables(vars);
+    varFile = dir.writeVariables(vars);
     Map<String, String> env = TerraformEnvironment.forJob(dir.root())
         .providerMirrors(settings.providerMirrors())
         .passThrough(settings.passEnv(), System.getenv()).build();

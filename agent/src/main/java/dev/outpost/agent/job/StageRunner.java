@@ -111,19 +111,22 @@ final class StageRunner {
     pipeline.follow(stage, run.stdoutFile(), run.stderrFile(),
         () -> deadline.check() && (run.exitCode().isPresent() || !run.process().isAlive()));
     Integer code = run.waitFor(Duration.ofSeconds(5)).orElse(null);
-    if (deadline.passed && code != null) {
+    if (deadline.passed) {
       current = null;
       run.stop(Duration.ZERO);
       return new JobOutcome.Failed("terraform " + name(stage) + " exceeded the stage timeout of "
-          + stageTimeout + " and was stopped", code);
+          + stageTimeout + " and was stopped", code == null ? -1 : code);
     }
     current = null;
     // Terraform has exited, but a local-exec's background children may live on inside the
     // sandbox; they must not outlive their stage.
     run.stop(Duration.ZERO);
     if (code == null) {
-      return new JobOutcome.Interrupted("terraform " + name(stage)
-          + " ended without an exit status (its process was killed)");
+      // Killed: after the grace of a cancel that is still a cancel; otherwise something else
+      // killed it.
+      return cancelReason != null ? new JobOutcome.Cancelled(cancelReason, -1)
+          : new JobOutcome.Interrupted("terraform " + name(stage)
+              + " ended without an exit status (its process was killed)");
     }
     if (run.succeeded(code)) {
       // A cancel after a successful apply or destroy came too late to matter; after an

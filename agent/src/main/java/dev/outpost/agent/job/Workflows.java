@@ -34,8 +34,10 @@ final class Workflows {
   private final JobDirectory dir;
   private final StageRunner stages;
   private final JobResult result;
+  private final Path varFile;
 
-  Workflows(Terraform tf, JobDirectory dir, StageRunner stages, JobResult result) {
+  Workflows(Terraform tf, JobDirectory dir, StageRunner stages, JobResult result, Path varFile) {
+    this.varFile = varFile;
     this.tf = tf;
     this.dir = dir;
     this.stages = stages;
@@ -60,14 +62,18 @@ final class Workflows {
 
   private JobOutcome apply(boolean destroy) throws Exception {
     Path plan = dir.controlDir().resolve(PLAN_FILE);
-    PlanOptions options = new PlanOptions(plan, destroy, true);
+    PlanOptions options = new PlanOptions(plan, destroy, true).withVarFile(varFile);
     JobOutcome failed = stages.run(Stage.STAGE_PLAN, () -> tf.plan(options));
     if (failed != null) {
       return failed;
     }
     Stage stage = destroy ? Stage.STAGE_DESTROY : Stage.STAGE_APPLY;
+    TerraformRun planRun = stages.last();
     failed = stages.run(stage, () -> tf.apply(ApplyOptions.ofPlan(plan)));
-    result.changes = changeSummary(stages.last());
+    if (stages.last() != planRun) {
+      // Only what an apply reports was applied; a cancel before it started changed nothing.
+      result.changes = changeSummary(stages.last());
+    }
     return failed == null ? new JobOutcome.Succeeded() : failed;
   }
 
@@ -79,7 +85,8 @@ final class Workflows {
 
   private JobOutcome plan() throws Exception {
     Path plan = dir.controlDir().resolve(PLAN_FILE);
-    JobOutcome failed = stages.run(Stage.STAGE_PLAN, () -> tf.plan(PlanOptions.to(plan)));
+    JobOutcome failed = stages.run(Stage.STAGE_PLAN,
+        () -> tf.plan(PlanOptions.to(plan).withVarFile(varFile)));
     if (failed != null) {
       return failed;
     }
@@ -104,7 +111,8 @@ final class Workflows {
    */
   private JobOutcome templateImport() throws Exception {
     Path plan = dir.controlDir().resolve(PLAN_FILE);
-    JobOutcome failed = stages.run(Stage.STAGE_PLAN, () -> tf.plan(PlanOptions.to(plan)));
+    JobOutcome failed = stages.run(Stage.STAGE_PLAN,
+        () -> tf.plan(PlanOptions.to(plan).withVarFile(varFile)));
     Set<String> missing = new LinkedHashSet<>();
     if (failed instanceof JobOutcome.Failed) {
       missing.addAll(missingVariables(stages.last()));
@@ -117,7 +125,7 @@ final class Workflows {
       Files.writeString(override, hcl);
       try {
         failed = stages.run(Stage.STAGE_PLAN, () -> tf.plan(new PlanOptions(plan, false, true,
-            List.of("terraform_data.outpost_describe_only"))));
+            List.of("terraform_data.outpost_describe_only")).withVarFile(varFile)));
       } finally {
         Files.deleteIfExists(override);
       }

@@ -132,6 +132,9 @@ public final class Terraform {
     for (String target : o.targets()) {
       args.add("-target=" + target);
     }
+    for (Path file : o.varFiles()) {
+      args.add("-var-file=" + file.toAbsolutePath());
+    }
     return start(PLAN, args, null, null);
   }
 

@@ -22,7 +22,7 @@ import java.util.regex.Pattern;
  * </pre>
  */
 public final class JobDirectory {
-  public static final String VARIABLES_FILE = "outpost.auto.tfvars.json";
+  public static final String VARIABLES_FILE = "variables.tfvars.json";
   /** A job id becomes a path segment: no separators, no dot-only names, no surprises. */
   private static final Pattern SAFE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -78,7 +78,8 @@ public final class JobDirectory {
   }
 
   /**
-   * Writes the job's variables as {@value #VARIABLES_FILE} (0600: they may be sensitive).
+   * Writes the job's variables as {@value #VARIABLES_FILE} in the control directory (0600: they
+   * may be sensitive), for {@code plan -var-file}.
    *
    * @param values variable name to its value as JSON text (e.g. "\"eu-west-1\"", "3", "[1,2]")
    * @throws IllegalArgumentException if a value is not valid JSON, naming the variable
@@ -97,7 +98,9 @@ public final class JobDirectory {
       }
       root.set(e.getKey(), value);
     }
-    Path file = sourceDir().resolve(VARIABLES_FILE);
+    // Outside the configuration and handed to plan as -var-file: an *.auto.tfvars file shipped
+    // in the archive would otherwise win over the job's own values (later files win).
+    Path file = controlDir().resolve(VARIABLES_FILE);
     writePrivate(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
     return file;
   }

@@ -39,7 +39,7 @@ class JobDirectoryTest {
     JobDirectory dir = JobDirectory.create(work, "j1");
     Path file = dir.writeVariables(Map.of("region", "\"eu-west-1\"", "count", "3", "tags", "{\"a\":[1,2]}"));
 
-    assertThat(file).isEqualTo(dir.sourceDir().resolve("outpost.auto.tfvars.json"));
+    assertThat(file).isEqualTo(dir.controlDir().resolve("variables.tfvars.json"));
     assertThat(mode(file)).isEqualTo("rw-------");
     assertThat(new ObjectMapper().readTree(file.toFile()))
         .isEqualTo(new ObjectMapper().readTree("{\"count\":3,\"region\":\"eu-west-1\",\"tags\":{\"a\":[1,2]}}"));

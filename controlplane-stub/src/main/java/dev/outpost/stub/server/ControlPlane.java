@@ -133,6 +133,23 @@ public final class ControlPlane {
     audit("session.opened", principal, "", "session " + session.id + " tags " + session.tags);
     log.info("agent {} connected (session {}, {} free of {} slots, tags {})", session.agentId(),
         session.id, free(session), session.maxJobs, session.tags);
+    java.util.Set<String> heldIds = new java.util.HashSet<>();
+    hello.getHeldLeasesList().forEach(l -> heldIds.add(l.getLeaseId()));
+    for (JobRecord lost : store.jobs(principal.org())) {
+      if (!lost.terminal() && session.agentId().equals(lost.leaseAgentId())
+          && !heldIds.contains(lost.leaseId())) {
+        // Assigned on a session that died before the agent saw it, or forgotten by an agent
+        // that restarted: it is not running there. Its state, if any, comes late.
+        JobRecord interrupted = store.updateJob(lost.id(), j -> j.withView(j.view().toBuilder()
+            .setStatus(JobStatus.JOB_STATUS_INTERRUPTED).setFinishedAt(timestamp(now()))
+            .setErrorMessage("agent " + session.agentId() + " reconnected without this job")
+            .build())).orElseThrow();
+        audit("job.interrupted", principal, lost.id(), "not among the agent's held leases");
+        log.warn("job {}: agent {} reconnected without it; marked interrupted", lost.id(),
+            session.agentId());
+        release(interrupted);
+      }
+    }
     for (LeaseRef held : hello.getHeldLeasesList()) {
       store.job(held.getJobId()).filter(j -> j.view().getStatus() == JobStatus.JOB_STATUS_CANCELLING
           && held.getLeaseId().equals(j.leaseId()))
@@ -263,6 +280,12 @@ public final class ControlPlane {
       store.putPayload(jobOwner(job.id()), PayloadKind.PAYLOAD_KIND_SAVED_PLAN.name(), plan);
       savedPlan = Payloads.ref(PayloadKind.PAYLOAD_KIND_SAVED_PLAN, plan);
     }
+    // A saved plan embeds the plan job's values: its sensitive ones must be masked too.
+    List<dev.outpost.proto.v1.Variable> variables = new ArrayList<>(job.variables());
+    if (!planJob.isEmpty()) {
+      store.job(planJob).ifPresent(p -> p.variables().stream()
+          .filter(dev.outpost.proto.v1.Variable::getSensitive).forEach(variables::add));
+    }
     JobRecord leased = store.updateJob(job.id(), j -> j
         .withLease(leaseId, session.agentId(), now.plus(settings.leaseTtl()))
         .withView(j.view().toBuilder().setStatus(JobStatus.JOB_STATUS_RUNNING)
@@ -272,7 +295,7 @@ public final class ControlPlane {
     JobAssignment assignment = JobAssignment.newBuilder()
         .setLease(LeaseRef.newBuilder().setJobId(job.id()).setLeaseId(leaseId))
         .setWorkspace(job.view().getWorkspace()).setType(job.view().getType())
-        .addAllVariables(leased.variables())
+        .addAllVariables(variables)
         .setSource(Payloads.ref(PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE, source))
         .setPriorState(priorState)
         .setSavedPlan(savedPlan)

@@ -128,9 +128,17 @@ final class JobResults {
     return data;
   }
 
+  /**
+   * Adopts the state only if the workspace still holds the state this job started from: a late
+   * result must never overwrite what a newer job wrote meanwhile.
+   */
   private boolean adopt(JobRecord job, byte[] state, StateInfo next) {
     WorkspaceRecord ws = plane.store().workspace(job.view().getWorkspace());
-    String refusal = new StateInfo(ws.serial(), ws.lineage()).refusalToReplaceWith(next);
+    String startedFrom = plane.store().payload(ControlPlane.jobOwner(job.id()),
+        PayloadKind.PAYLOAD_KIND_PRIOR_STATE.name()).map(Payloads::sha256).orElse("");
+    String refusal = !ws.state().getSha256().equals(startedFrom)
+        ? "the workspace's state changed since the job started (another job ran meanwhile)"
+        : new StateInfo(ws.serial(), ws.lineage()).refusalToReplaceWith(next);
     if (refusal != null) {
       log.warn("job {}: state not adopted by workspace {}: {}; kept with the job", job.id(),
           ws.key(), refusal);

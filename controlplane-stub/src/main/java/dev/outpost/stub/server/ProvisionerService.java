@@ -60,6 +60,9 @@ final class ProvisionerService extends ProvisionerGrpc.ProvisionerImplBase {
       public void onNext(AgentMessage message) {
         try {
           if (session == null) {
+            if (message.hasSlots()) {
+              return; // advisory, and meaningless before Hello
+            }
             if (!message.hasHello()) {
               throw Status.INVALID_ARGUMENT.withDescription("the first session message must be Hello")
                   .asException();
@@ -101,9 +104,14 @@ final class ProvisionerService extends ProvisionerGrpc.ProvisionerImplBase {
     for (LeaseRef lease : request.getLeasesList()) {
       LeaseStatus.Builder status = LeaseStatus.newBuilder().setLease(lease);
       try {
-        JobRecord job = plane.checkLease(caller, lease, false);
-        var renewed = plane.store().updateJob(job.id(), j -> j.withLease(j.leaseId(),
-            j.leaseAgentId(), plane.now().plus(plane.settings().leaseTtl()))).orElseThrow();
+        JobRecord job;
+        JobRecord renewed;
+        // Checked and renewed together, so a lease expiring meanwhile is never extended.
+        synchronized (plane) {
+          job = plane.checkLease(caller, lease, false);
+          renewed = plane.store().updateJob(job.id(), j -> j.withLease(j.leaseId(),
+              j.leaseAgentId(), plane.now().plus(plane.settings().leaseTtl()))).orElseThrow();
+        }
         status.setState(job.view().getStatus() == JobStatus.JOB_STATUS_CANCELLING
             ? LeaseStatus.State.STATE_CANCEL_REQUESTED : LeaseStatus.State.STATE_ACTIVE)
             .setExpiresAt(Times.timestamp(renewed.leaseExpiresAt()));

@@ -129,6 +129,47 @@ class LeaseTest {
   }
 
   @Test
+  void aLateResult_neverOverwritesTheStateOfAJobThatRanMeanwhile() throws Exception {
+    AgentClient.Session session = agent.connect("healthy", 1);
+    Job first = submit("ws");
+    LeaseRef late = awaitAssignment(session, 0);
+    stub.clock.shift(ControlPlane.Settings.defaults().leaseTtl().plusSeconds(1));
+    await().atMost(Duration.ofSeconds(5))
+        .until(() -> job(first.getId()).getStatus() == JobStatus.JOB_STATUS_INTERRUPTED);
+
+    Job second = submit("ws");
+    LeaseRef current = awaitAssignment(session, 1);
+    byte[] newer = "{\"version\":4,\"serial\":5,\"lineage\":\"l-1\"}".getBytes(StandardCharsets.UTF_8);
+    PayloadRef newerRef = upload(current, newer);
+    agent.provisioner().completeJob(CompleteJobRequest.newBuilder().setLease(current)
+        .setOutcome(JobOutcome.JOB_OUTCOME_SUCCEEDED).setState(newerRef).build());
+
+    byte[] stale = "{\"version\":4,\"serial\":6,\"lineage\":\"l-1\"}".getBytes(StandardCharsets.UTF_8);
+    PayloadRef staleRef = upload(late, stale);
+    CompleteJobResponse response = agent.provisioner().completeJob(CompleteJobRequest
+        .newBuilder().setLease(late).setOutcome(JobOutcome.JOB_OUTCOME_SUCCEEDED)
+        .setState(staleRef).build());
+    assertThat(response.getLate()).isTrue();
+    assertThat(response.getStateKeptAside()).isTrue();
+    var ws = stub.admin.blocking(10).getWorkspace(dev.outpost.proto.v1.GetWorkspaceRequest
+        .newBuilder().setRef(WorkspaceRef.newBuilder().setOrg("acme").setName("ws")).build());
+    assertThat(ws.getState().getSha256()).isEqualTo(newerRef.getSha256());
+    assertThat(job(second.getId()).getStatus()).isEqualTo(JobStatus.JOB_STATUS_SUCCEEDED);
+  }
+
+  @Test
+  void anAssignmentTheAgentNeverSaw_isInterrupted_whenItReconnectsWithoutIt() throws Exception {
+    AgentClient.Session session = agent.connect("healthy", 1);
+    Job job = submit("ws");
+    awaitAssignment(session, 0);
+    // A new session of the same agent whose Hello holds no lease: the assignment was lost.
+    AgentClient.Session again = agent.connect("healthy", 1);
+    await().atMost(Duration.ofSeconds(5)).until(again::welcomed);
+    assertThat(job(job.getId()).getStatus()).isEqualTo(JobStatus.JOB_STATUS_INTERRUPTED);
+    assertThat(job(job.getId()).getErrorMessage()).contains("reconnected without this job");
+  }
+
+  @Test
   void aSlotReportCrossingAnAssignment_neverOverCommitsTheAgent() throws Exception {
     AgentClient.Session session = agent.connect("healthy", 1);
     submit("a");
