@@ -31,7 +31,12 @@ final class AgentProcess implements AutoCloseable {
       List<String> args = new ArrayList<>(List.of("run", "--control-plane", controlPlane,
           "--ca", ca.toString(), "--org-key-file", orgKeyFile.toString(),
           "--state-dir", stateDir.toString(), "--work-dir", workDir.toString(),
-          "--cancel-grace", "PT1S", "--connect-timeout", "PT3S"));
+          "--cancel-grace", "PT1S"));
+      // Generous by default: on a loaded 2-core machine a first TLS connection of a cold JVM
+      // can take seconds. Tests of the unreachable case set their own.
+      if (!extra.contains("--connect-timeout")) {
+        args.addAll(List.of("--connect-timeout", "PT60S"));
+      }
       if (cert != null) {
         args.addAll(List.of("--cert", cert.toString(), "--key", key.toString()));
       }

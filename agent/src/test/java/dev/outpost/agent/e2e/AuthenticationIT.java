@@ -132,7 +132,7 @@ class AuthenticationIT {
       closedPort = s.getLocalPort();
     }
     AgentProcess agent = startAgent(client.cert(), client.key(), keyFile,
-        "localhost:" + closedPort);
+        "localhost:" + closedPort, "--connect-timeout", "PT3S");
 
     assertThat(agent.awaitExit(Duration.ofSeconds(60))).contains(ExitCodes.UNREACHABLE);
     assertOneErrorLine(agent.output(), "cannot reach the control plane at localhost:" + closedPort);
@@ -181,10 +181,12 @@ class AuthenticationIT {
     assertOneErrorLine(output, "contains no Terraform configuration");
   }
 
-  private AgentProcess startAgent(Path cert, Path certKey, Path orgKey, String target)
-      throws IOException {
+  private AgentProcess startAgent(Path cert, Path certKey, Path orgKey, String target,
+      String... flags) throws IOException {
+    List<String> extra = new java.util.ArrayList<>(List.of("--name", "agent-1"));
+    extra.addAll(List.of(flags));
     return AgentProcess.start(new AgentProcess.Options(target, stub.pki.ca(), cert, certKey,
-        orgKey, tmp.resolve("state"), tmp.resolve("work"), List.of("--name", "agent-1")),
+        orgKey, tmp.resolve("state"), tmp.resolve("work"), extra),
         tmp.resolve("agent-" + System.nanoTime() + ".log"));
   }
 
