@@ -80,6 +80,10 @@ class RoutingIT {
   void jobWithTags_goesOnlyToAnAgentWithThem_andAnUnmatchableJobSaysWhy() throws Exception {
     agent("plain");
     agent("gpu-agent", "--tag", "pool=gpu");
+    // Both connected first: what is tested is routing, not how fast two JVMs start.
+    await("both agents connected").atMost(Duration.ofSeconds(120))
+        .until(() -> stub.admin().blocking(10).listAgents(
+            dev.outpost.proto.v1.ListAgentsRequest.getDefaultInstance()).getAgentsCount() == 2);
     Job unmatchable = submit("nowhere", Map.of("pool", "tpu"));
     Job tagged = submit("tagged", Map.of("pool", "gpu"));
 
