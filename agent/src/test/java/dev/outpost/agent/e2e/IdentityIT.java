@@ -89,7 +89,18 @@ class IdentityIT {
     assertThat(done.getStatus()).as(done.getErrorMessage()).isEqualTo(JobStatus.JOB_STATUS_SUCCEEDED);
 
     Path key = tmp.resolve("state/identity/agent.key");
-    assertThat(Files.readString(key)).startsWith("-----BEGIN PRIVATE KEY-----");
+    // The key the agent generated is an EC key and belongs to the certificate it enrolled for.
+    java.security.PrivateKey privateKey = dev.outpost.stub.pki.Pem.readPrivateKey(key);
+    assertThat(privateKey.getAlgorithm()).isEqualTo("EC");
+    java.security.Signature signer = java.security.Signature.getInstance("SHA256withECDSA");
+    signer.initSign(privateKey);
+    signer.update(new byte[] {1, 2, 3});
+    byte[] signature = signer.sign();
+    java.security.Signature verifier = java.security.Signature.getInstance("SHA256withECDSA");
+    verifier.initVerify(dev.outpost.stub.pki.Pem.readCertificates(
+        tmp.resolve("state/identity/agent.pem")).get(0).getPublicKey());
+    verifier.update(new byte[] {1, 2, 3});
+    assertThat(verifier.verify(signature)).isTrue();
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(key)))
         .isEqualTo("rw-------");
     assertThat(events("agent.enrolled")).hasSize(1);
