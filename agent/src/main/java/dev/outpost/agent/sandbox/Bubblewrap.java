@@ -41,14 +41,33 @@ final class Bubblewrap implements Sandbox {
   }
 
   @Override
+  public LimitsInForce limitsInForce(SandboxLimits limits) {
+    return LimitPlan.check(limits);
+  }
+
+  @Override
   public SandboxedProcess start(SandboxSpec spec) throws IOException {
     Path bwrap = binary().orElseThrow(() -> new IOException(
         "bwrap not found (" + (configuredBinary == null ? "PATH" : configuredBinary) + ")"));
-    return Launcher.launch(NAME, spec, arguments(bwrap, spec));
+    LimitPlan limits = LimitPlan.confined(spec.limits());
+    try {
+      return Launcher.launch(NAME, spec, arguments(bwrap, spec, limits.prlimit()), limits);
+    } catch (IOException | RuntimeException e) {
+      Cgroups.remove(limits.cgroups());
+      throw e;
+    }
   }
 
-  /** The bwrap argv; fds 3 and 4 are opened by the wrapper onto the control files. */
+  /** The bwrap argv without rlimits; fds 3 and 4 are opened by the wrapper onto the control files. */
   static List<String> arguments(Path bwrap, SandboxSpec spec) {
+    return arguments(bwrap, spec, List.of());
+  }
+
+  /**
+   * @param prlimit a prefix ({@code /usr/bin/prlimit --nofile=N:N ... --}) run inside the
+   *     sandbox before the command, or empty: bwrap sets no rlimits itself
+   */
+  static List<String> arguments(Path bwrap, SandboxSpec spec, List<String> prlimit) {
     List<String> a = new ArrayList<>();
     a.add(bwrap.toString());
     a.add("--unshare-all");
@@ -57,6 +76,10 @@ final class Bubblewrap implements Sandbox {
     }
     // Its own session: the inner bwrap (PID 1 inside) becomes the group leader we signal.
     a.add("--new-session");
+    // Run by root, bwrap keeps every capability inside: root could then mount, mknod a disk,
+    // raise its hard rlimits or move itself out of its cgroup.
+    a.addAll(List.of("--cap-drop", "ALL"));
+    List<Path> exposed = new ArrayList<>(List.of(Path.of("/usr"), Path.of("/etc")));
     a.addAll(List.of("--ro-bind", "/usr", "/usr"));
     for (String dir : SYSTEM_DIRS) {
       Path path = Path.of(dir);
@@ -64,28 +87,55 @@ final class Bubblewrap implements Sandbox {
         a.addAll(List.of("--symlink", readLink(path), dir));
       } else if (Files.isDirectory(path)) {
         a.addAll(List.of("--ro-bind", dir, dir));
+        exposed.add(path);
       }
     }
     a.addAll(List.of("--ro-bind", "/etc", "/etc"));
     a.addAll(List.of("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"));
-    String job = spec.jobDir().toString();
-    a.addAll(List.of("--bind", job, job));
-    for (Path p : spec.readWritePaths()) {
-      a.addAll(List.of("--bind", p.toString(), p.toString()));
-    }
+
+    List<Bind> binds = new ArrayList<>();
+    binds.add(new Bind("--bind", spec.jobDir()));
+    spec.readWritePaths().forEach(p -> binds.add(new Bind("--bind", p)));
     // Bound after the job dir so they override it: the command must not forge its pid or exit
     // status, nor truncate the log the agent is shipping.
     for (Path p : List.of(spec.controlDir(), spec.stdoutFile(), spec.stderrFile())) {
       if (p.startsWith(spec.jobDir())) {
-        a.addAll(List.of("--ro-bind", p.toString(), p.toString()));
+        binds.add(new Bind("--ro-bind", p));
       }
     }
-    for (Path p : spec.readOnlyPaths()) {
-      a.addAll(List.of("--ro-bind", p.toString(), p.toString()));
+    spec.readOnlyPaths().forEach(p -> binds.add(new Bind("--ro-bind", p)));
+    binds.forEach(b -> b.addTo(a));
+    binds.forEach(b -> exposed.add(b.path()));
+
+    List<Path> hiddenDirs = new ArrayList<>();
+    List<Path> hidden = new ArrayList<>();
+    for (Path h : spec.hiddenPaths()) {
+      Optional<Path> real = realPath(h);
+      if (real.isEmpty() || exposed.stream().noneMatch(real.get()::startsWith)) {
+        continue; // not there, or not bound: invisible already
+      }
+      String p = real.get().toString();
+      if (Files.isDirectory(real.get())) {
+        a.addAll(List.of("--tmpfs", p));
+        hiddenDirs.add(real.get());
+      } else {
+        a.addAll(List.of("--ro-bind", "/dev/null", p));
+      }
+      hidden.add(real.get());
     }
+    // Explicit grants beneath a hidden directory (the job dir below a hidden state dir, a
+    // credentials file in a hidden config dir) are bound again on top of the empty tmpfs.
+    binds.stream()
+        .filter(b -> hidden.stream().anyMatch(h -> !b.path().equals(h) && b.path().startsWith(h)))
+        .forEach(b -> b.addTo(a));
+    hiddenDirs.forEach(d -> a.addAll(List.of("--remount-ro", d.toString())));
+    // The skeleton bwrap builds (mount points like the job dir's parents) is a writable tmpfs.
+    a.addAll(List.of("--remount-ro", "/"));
+
     a.addAll(List.of("--chdir", spec.workingDir().toString()));
     a.addAll(List.of("--info-fd", "3", "--json-status-fd", "4"));
     a.add("--");
+    a.addAll(prlimit);
     // bwrap sets PWD after every option is applied; only a process inside can remove it again.
     // Values travel through the inherited environment, never argv, where `ps` would show them.
     if (!spec.environment().containsKey("PWD")) {
@@ -93,6 +143,20 @@ final class Bubblewrap implements Sandbox {
     }
     a.addAll(spec.command());
     return a;
+  }
+
+  private record Bind(String option, Path path) {
+    void addTo(List<String> argv) {
+      argv.addAll(List.of(option, path.toString(), path.toString()));
+    }
+  }
+
+  private static Optional<Path> realPath(Path p) {
+    try {
+      return Optional.of(p.toRealPath());
+    } catch (IOException e) {
+      return Optional.empty();
+    }
   }
 
   private static String readLink(Path link) {

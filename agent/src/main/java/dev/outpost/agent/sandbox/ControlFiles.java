@@ -24,6 +24,11 @@ final class ControlFiles {
   /** Exit status as the wrapper's `wait` saw it (128+N for a signal), written atomically. */
   static final String EXIT = "exit";
 
+  /** The limits the launch enforces ({@link LimitsInForce#serialize()}). */
+  static final String LIMITS = "limits";
+  /** The launch's cgroup directories, one a line; removed when it ends. */
+  static final String CGROUPS = "cgroups";
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Path dir;
@@ -53,6 +58,16 @@ final class ControlFiles {
         return Optional.empty();
       }
     });
+  }
+
+  LimitsInForce limits() {
+    return read(LIMITS).map(LimitsInForce::parse)
+        .orElseGet(() -> new LimitsInForce(java.util.Map.of(), java.util.Map.of()));
+  }
+
+  java.util.List<Path> cgroups() {
+    return read(CGROUPS).map(t -> t.lines().filter(l -> !l.isBlank()).map(Path::of).toList())
+        .orElse(java.util.List.of());
   }
 
   Optional<Integer> wrapperExit() {

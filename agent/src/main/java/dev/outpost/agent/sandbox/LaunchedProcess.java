@@ -1,8 +1,10 @@
 package dev.outpost.agent.sandbox;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -16,6 +18,7 @@ final class LaunchedProcess implements SandboxedProcess {
   /** How long a dead launch may take to record its exit before we call it gone. */
   private static final Duration EXIT_SETTLE = Duration.ofSeconds(2);
   private static final Duration POLL = Duration.ofMillis(20);
+  private static final Duration CGROUP_WAIT = Duration.ofSeconds(5);
 
   private final ControlFiles files;
   private final boolean bubblewrap;
@@ -135,7 +138,26 @@ final class LaunchedProcess implements SandboxedProcess {
       }
     }
     killStragglers();
+    removeCgroups();
     return exitCode();
+  }
+
+  /** The wrapper removes them too, but it may have been killed or lost a race with the kill. */
+  private void removeCgroups() throws InterruptedException {
+    List<Path> dirs = files.cgroups();
+    Instant deadline = Instant.now().plus(CGROUP_WAIT);
+    while (true) {
+      Cgroups.remove(dirs);
+      if (dirs.stream().noneMatch(Files::exists) || Instant.now().isAfter(deadline)) {
+        return;
+      }
+      Thread.sleep(POLL.toMillis());
+    }
+  }
+
+  @Override
+  public LimitsInForce limitsInForce() {
+    return files.limits();
   }
 
   /**

@@ -33,25 +33,46 @@ final class Launcher {
    * SIGINT ignored (the ignore is inherited through exec and would make interrupt() useless).
    * The pid file holds "PID STARTTIME" (field 22 of /proc/PID/stat, read while the child
    * cannot yet be reaped; 0 if it was gone already) so a later reader can tell a reused PID
-   * apart.
+   * apart. The wrapper joins the launch's cgroups before it starts anything, so every process
+   * of the job is counted; a cgroup it cannot join fails the launch rather than leaving a limit
+   * reported in force that is not. At the end it moves back to its parent cgroup and removes
+   * the launch's, before it records the exit. No pipeline or subshell runs while it is inside
+   * (a forked helper would be counted, and would keep the cgroup busy at the end).
    */
   private static final String SCRIPT = String.join("\n",
       "umask 077",
-      "ctl=$1 out=$2 err=$3 mode=$4 keep_pwd=$5",
-      "shift 5",
+      "ctl=$1 out=$2 err=$3 mode=$4 keep_pwd=$5 cgs=$6",
+      "shift 6",
       "exec >>\"$out\" 2>>\"$err\" </dev/null",
       "[ \"$keep_pwd\" = yes ] || unset PWD",
+      "set -f",
+      "if [ -n \"$cgs\" ]; then",
+      "  IFS='",
+      "'",
+      "  for cg in $cgs; do",
+      "    echo $$ > \"$cg/cgroup.procs\" || { echo \"outpost: cannot join cgroup $cg\" >&2; exit 125; }",
+      "  done",
+      "  unset IFS",
+      "fi",
       "if [ \"$mode\" = bubblewrap ]; then exec 3>\"$ctl/info.json\" 4>\"$ctl/status.json\"; fi",
       "/usr/bin/env --default-signal \"$@\" &",
       "pid=$!",
       "exec 3>&- 4>&-",
-      "set -f",
       "{ read -r st < \"/proc/$pid/stat\"; } 2>/dev/null || st=",
       "st=${st##*) }",
       "set -- $st",
       "echo \"$pid ${20:-0}\" > \"$ctl/pid.tmp\" && /bin/mv -f \"$ctl/pid.tmp\" \"$ctl/pid\"",
       "wait \"$pid\"",
       "rc=$?",
+      "if [ -n \"$cgs\" ]; then",
+      "  IFS='",
+      "'",
+      "  for cg in $cgs; do echo $$ > \"${cg%/*}/cgroup.procs\"; done 2>/dev/null",
+      // Killed tasks may still be exiting when bwrap is gone: retry, bounded (5 s).
+      "  for cg in $cgs; do n=0; while [ -d \"$cg\" ] && ! /bin/rmdir \"$cg\" 2>/dev/null"
+          + " && [ $n -lt 50 ]; do n=$((n+1)); /bin/sleep 0.1; done; done",
+      "  unset IFS",
+      "fi",
       "echo \"$rc\" > \"$ctl/exit.tmp\" && /bin/mv -f \"$ctl/exit.tmp\" \"$ctl/exit\"",
       "");
 
@@ -60,16 +81,22 @@ final class Launcher {
   /**
    * @param argv the program the wrapper runs in the background (bwrap ..., or setsid cmd ...)
    */
-  static LaunchedProcess launch(String sandboxName, SandboxSpec spec, List<String> argv)
-      throws IOException {
+  static LaunchedProcess launch(String sandboxName, SandboxSpec spec, List<String> argv,
+      LimitPlan limits) throws IOException {
     Path ctl = spec.controlDir();
     prepareControlDir(ctl);
     Files.writeString(ctl.resolve(ControlFiles.SANDBOX), sandboxName + "\n");
+    Files.writeString(ctl.resolve(ControlFiles.LIMITS), limits.report().serialize());
+    String cgroups = limits.cgroups().stream().map(Path::toString)
+        .collect(java.util.stream.Collectors.joining("\n"));
+    if (!cgroups.isEmpty()) {
+      Files.writeString(ctl.resolve(ControlFiles.CGROUPS), cgroups + "\n");
+    }
 
     CommandLine line = new CommandLine(SETSID);
     for (String arg : List.of("/bin/sh", "-c", SCRIPT, "outpost-launch",
         ctl.toString(), spec.stdoutFile().toString(), spec.stderrFile().toString(), sandboxName,
-        spec.environment().containsKey("PWD") ? "yes" : "no")) {
+        spec.environment().containsKey("PWD") ? "yes" : "no", cgroups)) {
       line.addArgument(arg, false);
     }
     argv.forEach(arg -> line.addArgument(arg, false));

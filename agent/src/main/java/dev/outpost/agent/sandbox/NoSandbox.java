@@ -25,12 +25,17 @@ final class NoSandbox implements Sandbox {
   }
 
   @Override
+  public LimitsInForce limitsInForce(SandboxLimits limits) {
+    return LimitPlan.unconfined(limits).report();
+  }
+
+  @Override
   public SandboxedProcess start(SandboxSpec spec) throws IOException {
-    // Read-only paths and network=false cannot be enforced without namespaces; choosing
+    // Read-only and hidden paths, limits and network=false cannot be enforced without namespaces; choosing
     // "none" is the operator's explicit opt-out, so they are ignored rather than refused.
     List<String> argv = new ArrayList<>();
     argv.add(SETSID);
     argv.addAll(spec.command());
-    return Launcher.launch(NAME, spec, argv);
+    return Launcher.launch(NAME, spec, argv, LimitPlan.unconfined(spec.limits()));
   }
 }

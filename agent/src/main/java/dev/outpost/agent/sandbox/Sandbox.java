@@ -14,6 +14,13 @@ public interface Sandbox {
    */
   void probe(Path scratchDir) throws SandboxUnavailableException;
 
+  /**
+   * Which of these limits a launch would enforce on this host (prlimit present, cgroups
+   * creatable), for the agent's start-up log; each launch reports its own through
+   * {@link SandboxedProcess#limitsInForce()}.
+   */
+  LimitsInForce limitsInForce(SandboxLimits limits);
+
   /** Starts the command confined as described; returns at once. */
   SandboxedProcess start(SandboxSpec spec) throws IOException;
 

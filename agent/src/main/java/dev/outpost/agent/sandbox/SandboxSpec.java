@@ -20,6 +20,12 @@ import java.util.Objects;
  * @param stderrFile appended to by the launched process itself
  * @param controlDir where the launch records its pid and exit status; read-only inside the
  *     sandbox so the confined command cannot forge them
+ * @param hiddenPaths paths that must not be visible even where they sit under a bound
+ *     directory (the agent's config and environment files under /etc, its state directory):
+ *     a directory is covered by an empty tmpfs, a file by an empty read-only file. Paths that
+ *     are not bound are invisible anyway. A path bound explicitly (the job directory, a
+ *     read-only or read-write path) inside a hidden one stays visible: grants win.
+ * @param limits resource limits; {@link SandboxLimits#NONE} for none
  */
 public record SandboxSpec(
     Path jobDir,
@@ -31,7 +37,9 @@ public record SandboxSpec(
     boolean network,
     Path stdoutFile,
     Path stderrFile,
-    Path controlDir) {
+    Path controlDir,
+    List<Path> hiddenPaths,
+    SandboxLimits limits) {
 
   public SandboxSpec {
     jobDir = absolute("jobDir", jobDir);
@@ -52,10 +60,26 @@ public record SandboxSpec(
     }
     readOnlyPaths = readOnlyPaths.stream().map(p -> absolute("readOnlyPaths", p)).toList();
     readWritePaths = readWritePaths.stream().map(p -> absolute("readWritePaths", p)).toList();
+    hiddenPaths = hiddenPaths.stream().map(p -> absolute("hiddenPaths", p)).toList();
+    Objects.requireNonNull(limits, "limits (use SandboxLimits.NONE)");
+    for (Path hidden : hiddenPaths) {
+      if (jobDir.startsWith(hidden) && (jobDir.equals(hidden) || hidden.getNameCount() == 0)) {
+        throw new IllegalArgumentException(
+            "hiddenPaths " + hidden + " would hide the job directory " + jobDir);
+      }
+    }
     if (!workingDir.startsWith(jobDir)) {
       throw new IllegalArgumentException(
           "workingDir " + workingDir + " must be inside jobDir " + jobDir);
     }
+  }
+
+  /** Nothing hidden beyond what is not bound, no limits. */
+  public SandboxSpec(Path jobDir, Path workingDir, List<String> command,
+      Map<String, String> environment, List<Path> readOnlyPaths, List<Path> readWritePaths,
+      boolean network, Path stdoutFile, Path stderrFile, Path controlDir) {
+    this(jobDir, workingDir, command, environment, readOnlyPaths, readWritePaths, network,
+        stdoutFile, stderrFile, controlDir, List.of(), SandboxLimits.NONE);
   }
 
   /** Without extra read-write paths. */
@@ -63,7 +87,17 @@ public record SandboxSpec(
       Map<String, String> environment, List<Path> readOnlyPaths, boolean network,
       Path stdoutFile, Path stderrFile, Path controlDir) {
     this(jobDir, workingDir, command, environment, readOnlyPaths, List.of(), network, stdoutFile,
-        stderrFile, controlDir);
+        stderrFile, controlDir, List.of(), SandboxLimits.NONE);
+  }
+
+  public SandboxSpec withHiddenPaths(List<Path> paths) {
+    return new SandboxSpec(jobDir, workingDir, command, environment, readOnlyPaths,
+        readWritePaths, network, stdoutFile, stderrFile, controlDir, paths, limits);
+  }
+
+  public SandboxSpec withLimits(SandboxLimits newLimits) {
+    return new SandboxSpec(jobDir, workingDir, command, environment, readOnlyPaths,
+        readWritePaths, network, stdoutFile, stderrFile, controlDir, hiddenPaths, newLimits);
   }
 
   private static Path absolute(String what, Path path) {

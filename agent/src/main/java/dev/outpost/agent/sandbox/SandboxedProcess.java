@@ -33,6 +33,9 @@ public interface SandboxedProcess {
    */
   Optional<Integer> stop(Duration grace) throws InterruptedException;
 
+  /** The limits this launch enforces, as recorded in its control directory (for the job log). */
+  LimitsInForce limitsInForce();
+
   /** Rebuilds a handle from the files in controlDir; empty if the launch never recorded a pid. */
   static Optional<SandboxedProcess> reattach(Path controlDir) {
     return LaunchedProcess.reattach(controlDir);

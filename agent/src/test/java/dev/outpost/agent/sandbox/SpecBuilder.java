@@ -13,6 +13,8 @@ final class SpecBuilder {
   boolean network;
   List<Path> readOnly = List.of();
   List<Path> readWrite = List.of();
+  List<Path> hidden = List.of();
+  SandboxLimits limits = SandboxLimits.NONE;
   private int runs;
 
   SpecBuilder(Path jobDir) {
@@ -29,6 +31,7 @@ final class SpecBuilder {
     runs++;
     Path run = jobDir.resolve(".outpost/run");
     return new SandboxSpec(jobDir, jobDir, List.of(argv), environment, readOnly, readWrite, network,
-        run.resolve(runs + ".stdout"), run.resolve(runs + ".stderr"), run.resolve(runs + ""));
+        run.resolve(runs + ".stdout"), run.resolve(runs + ".stderr"), run.resolve(runs + ""),
+        hidden, limits);
   }
 }
