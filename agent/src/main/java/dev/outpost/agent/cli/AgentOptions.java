@@ -83,17 +83,18 @@ final class AgentOptions {
           + "stopped as on cancel and the job fails. PT0S: no limit (default).")
   Duration stageTimeout;
 
-  @Option(names = "--min-free-disk", defaultValue = "1073741824",
-      description = "Bytes that must be free in --work-dir before a job starts "
-          + "(default: 1 GiB); below it the job fails at once with a clear message.")
+  @Option(names = "--min-free-disk", defaultValue = "1GiB", converter = SizeConverter.class,
+      description = "Space that must be free in --work-dir before a job starts "
+          + "(default: ${DEFAULT-VALUE}); below it the job fails at once with a clear message.")
   long minFreeDisk;
 
   @Option(names = "--provider-cache", description = "Shared provider plugin cache, writable by "
       + "jobs only during init (default: <work-dir>/.providers).")
   Path providerCache;
 
-  @Option(names = "--provider-cache-max-bytes", defaultValue = "10737418240",
-      description = "Size budget of the provider cache (default: 10 GiB).")
+  @Option(names = "--provider-cache-max-bytes", defaultValue = "10GiB",
+      converter = SizeConverter.class,
+      description = "Size budget of the provider cache (default: ${DEFAULT-VALUE}).")
   long providerCacheMaxBytes;
 
   @Option(names = "--provider-mirror", description = "A provider filesystem mirror directory "
@@ -104,12 +105,71 @@ final class AgentOptions {
       + "jobs receive from the agent's environment (repeatable), e.g. AWS_ACCESS_KEY_ID.")
   java.util.List<String> passEnv = new java.util.ArrayList<>();
 
+  @Option(names = "--grant-file", description = "A file or directory every job may read "
+      + "(repeatable), bound read-only at the same path: a cloud credentials file, a "
+      + "web-identity token, an SSH key and known_hosts.")
+  java.util.List<Path> grantFiles = new java.util.ArrayList<>();
+
+  @Option(names = "--hide-path", description = "A path jobs must never see (repeatable), on top "
+      + "of the agent's own state and work directories, key, certificate and org key files and "
+      + "/etc/outpost, which are always hidden.")
+  java.util.List<Path> hidePaths = new java.util.ArrayList<>();
+
+  @Option(names = "--network-ceiling", defaultValue = "full",
+      description = "full: jobs get the network they ask for (full by default); none: every "
+          + "job runs without network, whatever it asks (default: ${DEFAULT-VALUE}).")
+  String networkCeiling;
+
+  @Option(names = "--job-disk-budget", defaultValue = "10GiB", converter = SizeConverter.class,
+      description = "Most a job directory may use while the job runs, each file counted as at "
+          + "least 4 KiB; over it the job fails. 0: no budget (default: ${DEFAULT-VALUE}).")
+  long jobDiskBudget;
+
+  @Option(names = "--limit-open-files", defaultValue = "4096",
+      description = "Open files per Terraform process (RLIMIT_NOFILE). 0: not limited "
+          + "(default: ${DEFAULT-VALUE}).")
+  long limitOpenFiles;
+
+  @Option(names = "--limit-file-size", defaultValue = "1GiB", converter = SizeConverter.class,
+      description = "Largest file a job may write (RLIMIT_FSIZE). 0: not limited "
+          + "(default: ${DEFAULT-VALUE}).")
+  long limitFileSize;
+
+  @Option(names = "--limit-processes", defaultValue = "1024",
+      description = "Processes and threads of one Terraform command and everything it starts "
+          + "(cgroup pids.max). 0: not limited (default: ${DEFAULT-VALUE}).")
+  long limitProcesses;
+
+  @Option(names = "--limit-memory", defaultValue = "0", converter = SizeConverter.class,
+      description = "Memory of one Terraform command and everything it starts (cgroup memory "
+          + "limit), e.g. 2GiB. 0: not limited (default).")
+  long limitMemory;
+
+  @Option(names = "--limit-cpu", defaultValue = "0",
+      description = "CPU cores one Terraform command may use (cgroup CPU quota), e.g. 1.5. "
+          + "0: not limited (default).")
+  java.math.BigDecimal limitCpu;
+
   AgentConfig config() {
     return new AgentConfig(controlPlane, ca, cert, key, keyPassphraseFile, orgKeyFile, stateDir,
         workDir, sandbox, maxJobs, resolveTerraform(terraform), agentName(), tags,
         connectTimeout, cancelGrace, authWait, stageTimeout, minFreeDisk,
         providerCache != null ? providerCache : workDir.resolve(".providers"),
-        providerCacheMaxBytes, providerMirrors, passEnv);
+        providerCacheMaxBytes, providerMirrors, passEnv, grantFiles, hidePaths,
+        AgentConfig.limits(limitOpenFiles, limitFileSize, limitProcesses, limitMemory, limitCpu),
+        networkCeiling, jobDiskBudget);
+  }
+
+  /** Sizes written as bytes or with a binary unit; the message names the option. */
+  static final class SizeConverter implements picocli.CommandLine.ITypeConverter<Long> {
+    @Override
+    public Long convert(String value) {
+      try {
+        return dev.outpost.agent.ops.ByteSize.parse(value);
+      } catch (IllegalArgumentException e) {
+        throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+      }
+    }
   }
 
   private String agentName() {

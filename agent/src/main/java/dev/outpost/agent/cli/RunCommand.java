@@ -58,6 +58,10 @@ final class RunCommand implements Callable<Integer> {
     }
     if (box.name().equals("none")) {
       log.warn("--sandbox=none: jobs run UNCONFINED with the agent's privileges");
+    } else {
+      log.info("sandbox {}: {}; network ceiling {}; {} granted file(s)", box.name(),
+          box.limitsInForce(config.limits()).summary(), config.networkCeiling(),
+          config.grantFiles().size());
     }
     Credentials credentials = credentials(config);
     JobSettings jobs = new JobSettings(config.workDir(), config.terraform(),
@@ -65,7 +69,8 @@ final class RunCommand implements Callable<Integer> {
         box, config.cancelGrace(), Clock.systemUTC(), new Lifecycle(), config.stageTimeout(),
         config.minFreeDiskBytes(), new ProviderCache(config.providerCache(),
             config.providerCacheMaxBytes(), Duration.ofDays(30), Clock.systemUTC()),
-        config.providerMirrors(), config.passEnv());
+        config.providerMirrors(), config.passEnv(), config.confinement(),
+        config.networkAllowed(), config.jobDiskBudgetBytes());
     WorkDirectory.reportLeftovers(config.workDir());
     log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}",
         AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),

@@ -93,7 +93,8 @@ public final class JobRunner implements Runnable {
       JobResult result = new JobResult();
       try {
         StageRunner runner = new StageRunner(jobId(), pipeline, redactor, settings.cancelGrace(),
-            settings.stageTimeout());
+            settings.stageTimeout(), new DiskBudget(
+                JobDirectory.resolve(settings.workDir(), jobId()), settings.diskBudgetBytes()));
         synchronized (this) {
           stages = runner;
           if (cancelReason != null) {
@@ -135,6 +136,20 @@ public final class JobRunner implements Runnable {
         + assignment.getWorkspace().getName() + " with " + settings.terraformVersion().getName()
         + " " + settings.terraformVersion().getVersion() + " in sandbox "
         + settings.sandbox().name());
+    if (settings.sandbox().name().equals("none")) {
+      pipeline.agentMessage(Stage.STAGE_SETUP, LogLevel.LOG_LEVEL_WARN, "this agent runs jobs "
+          + "UNCONFINED (--sandbox=none): Terraform and its providers run with the agent's "
+          + "privileges, and no sandbox limit or network policy applies");
+    }
+    pipeline.agentMessage(Stage.STAGE_SETUP, LogLevel.LOG_LEVEL_INFO, "network " + network()
+        + (!network() .equals(requestedNetwork()) ? " (the job asked for " + requestedNetwork()
+            + "; the agent allows none)" : "")
+        + "; stage timeout " + (settings.stageTimeout().isZero() ? "none"
+            : settings.stageTimeout().toString())
+        + "; job disk budget " + (settings.diskBudgetBytes() == 0 ? "none"
+            : (settings.diskBudgetBytes() >> 20) + " MiB")
+        + "; granted files " + settings.confinement().grantedFiles().size()
+        + ", granted variables " + settings.passEnv().size());
     long shortSecrets = Redactor.tooShort(assignment.getVariablesList().stream()
         .filter(Variable::getSensitive).map(Variable::getValue).toList());
     if (shortSecrets > 0) {
@@ -161,8 +176,19 @@ public final class JobRunner implements Runnable {
         .providerMirrors(settings.providerMirrors())
         .passThrough(settings.passEnv(), System.getenv()).build();
     return new Terraform(settings.terraform(), dir.sourceDir(), dir.root(), settings.sandbox(),
-        env, !"none".equals(assignment.getNetwork()))
-        .withProviders(settings.providerCache(), settings.providerMirrors());
+        env, network().equals("full"))
+        .withProviders(settings.providerCache(), settings.providerMirrors())
+        .confined(settings.confinement());
+  }
+
+  /** What the job asked for: "none", or "full" (also when it did not say). */
+  private String requestedNetwork() {
+    return "none".equals(assignment.getNetwork()) ? "none" : "full";
+  }
+
+  /** The job's network within the operator's ceiling: a job can narrow it, never widen it. */
+  private String network() {
+    return settings.networkAllowed() ? requestedNetwork() : "none";
   }
 
   /** A job that starts on a full disk would end with a half-written state: refuse it first. */

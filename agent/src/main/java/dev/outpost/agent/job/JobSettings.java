@@ -1,5 +1,6 @@
 package dev.outpost.agent.job;
 
+import dev.outpost.agent.sandbox.Confinement;
 import dev.outpost.agent.sandbox.Sandbox;
 import dev.outpost.agent.terraform.ProviderCache;
 import dev.outpost.proto.v1.TerraformBinary;
@@ -8,8 +9,16 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 
-/** What every job of this agent shares: where jobs live, which Terraform, which sandbox. */
+/**
+ * What every job of this agent shares: where jobs live, which Terraform, which sandbox.
+ *
+ * @param confinement granted files, hidden paths and resource limits of every command
+ * @param networkAllowed the operator's ceiling: false runs every job without network, whatever
+ *     the job asks for
+ * @param diskBudgetBytes most a job directory may use while the job runs; 0 for no budget
+ */
 public record JobSettings(Path workDir, Path terraform, TerraformBinary terraformVersion,
     Sandbox sandbox, Duration cancelGrace, Clock clock, Lifecycle lifecycle,
     Duration stageTimeout, long minFreeDiskBytes, ProviderCache providerCache,
-    List<Path> providerMirrors, List<String> passEnv) {}
+    List<Path> providerMirrors, List<String> passEnv, Confinement confinement,
+    boolean networkAllowed, long diskBudgetBytes) {}

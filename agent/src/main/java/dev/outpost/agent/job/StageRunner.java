@@ -3,8 +3,10 @@ package dev.outpost.agent.job;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.agent.logs.LogPipeline;
 import dev.outpost.agent.logs.Redactor;
+import dev.outpost.agent.sandbox.LimitsInForce;
 import dev.outpost.agent.terraform.TerraformMessage;
 import dev.outpost.agent.terraform.TerraformRun;
+import dev.outpost.proto.v1.LogLevel;
 import dev.outpost.proto.v1.Stage;
 import java.io.IOException;
 import java.time.Duration;
@@ -39,10 +41,19 @@ final class StageRunner {
   private volatile TerraformRun last;
 
   private final Duration stageTimeout;
+  private final DiskBudget diskBudget;
+  private LimitsInForce reportedLimits;
 
   StageRunner(String jobId, LogPipeline pipeline, Redactor redactor, Duration grace,
       Duration stageTimeout) {
+    this(jobId, pipeline, redactor, grace, stageTimeout, null);
+  }
+
+  /** @param diskBudget checked while each command runs; null for none */
+  StageRunner(String jobId, LogPipeline pipeline, Redactor redactor, Duration grace,
+      Duration stageTimeout, DiskBudget diskBudget) {
     this.stageTimeout = stageTimeout;
+    this.diskBudget = diskBudget;
     this.jobId = jobId;
     this.pipeline = pipeline;
     this.redactor = redactor;
@@ -105,17 +116,17 @@ final class StageRunner {
       // The cancel arrived while the command was being launched.
       stopInBackground(run);
     }
+    reportLimits(stage, run.process().limitsInForce());
     // Ends when the command has recorded its exit status, or when it is gone without one (the
     // wrapper itself was killed).
-    Deadline deadline = new Deadline(run);
+    Watch watch = new Watch(run, stage);
     pipeline.follow(stage, run.stdoutFile(), run.stderrFile(),
-        () -> deadline.check() && (run.exitCode().isPresent() || !run.process().isAlive()));
+        () -> watch.check() && (run.exitCode().isPresent() || !run.process().isAlive()));
     Integer code = run.waitFor(Duration.ofSeconds(5)).orElse(null);
-    if (deadline.passed) {
+    if (watch.failure != null) {
       current = null;
       run.stop(Duration.ZERO);
-      return new JobOutcome.Failed("terraform " + name(stage) + " exceeded the stage timeout of "
-          + stageTimeout + " and was stopped", code == null ? -1 : code);
+      return new JobOutcome.Failed(watch.failure, code == null ? -1 : code);
     }
     current = null;
     // Terraform has exited, but a local-exec's background children may live on inside the
@@ -140,22 +151,44 @@ final class StageRunner {
     return new JobOutcome.Failed(redactor.redact(errorText(stage, run, code)), code);
   }
 
-  /** Stops a command that runs past the stage timeout, once; always lets the caller go on. */
-  private final class Deadline {
-    private final TerraformRun run;
-    private final long end;
-    boolean passed;
+  /** The first command's limits, and any later command's that differ, go to the job log. */
+  private void reportLimits(Stage stage, LimitsInForce limits) {
+    if (!limits.equals(reportedLimits)) {
+      reportedLimits = limits;
+      pipeline.agentMessage(stage, LogLevel.LOG_LEVEL_INFO, "sandbox " + limits.summary());
+    }
+  }
 
-    Deadline(TerraformRun run) {
+  /**
+   * Stops a command that runs past the stage timeout or over the job's disk budget, once,
+   * gracefully as on cancel; always lets the caller go on.
+   */
+  private final class Watch {
+    private final TerraformRun run;
+    private final Stage stage;
+    private final long end;
+    String failure;
+
+    Watch(TerraformRun run, Stage stage) {
       this.run = run;
+      this.stage = stage;
       this.end = stageTimeout.isZero() ? Long.MAX_VALUE
           : System.nanoTime() + stageTimeout.toNanos();
     }
 
     boolean check() {
-      if (!passed && System.nanoTime() > end) {
-        passed = true;
-        log.warn("job {}: stage timeout of {} passed; stopping Terraform", jobId, stageTimeout);
+      if (failure != null) {
+        return true;
+      }
+      if (System.nanoTime() > end) {
+        failure = "terraform " + name(stage) + " exceeded the stage timeout of " + stageTimeout
+            + " and was stopped";
+      } else if (diskBudget != null) {
+        failure = diskBudget.check();
+      }
+      if (failure != null) {
+        log.warn("job {}: {}", jobId, failure);
+        pipeline.agentMessage(stage, LogLevel.LOG_LEVEL_ERROR, failure);
         stopInBackground(run);
       }
       return true;

@@ -1,10 +1,14 @@
 package dev.outpost.agent.ops;
 
+import dev.outpost.agent.sandbox.Confinement;
+import dev.outpost.agent.sandbox.SandboxLimits;
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -35,7 +39,15 @@ public record AgentConfig(
     Path providerCache,
     long providerCacheMaxBytes,
     List<Path> providerMirrors,
-    List<String> passEnv) {
+    List<String> passEnv,
+    List<Path> grantFiles,
+    List<Path> hidePaths,
+    SandboxLimits limits,
+    String networkCeiling,
+    long jobDiskBudgetBytes) {
+
+  /** Always hidden from jobs, with the agent's own directories and key files. */
+  public static final Path CONFIG_DIR = Path.of("/etc/outpost");
 
   private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):(\\d{1,5})");
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
@@ -54,6 +66,15 @@ public record AgentConfig(
         throw new ConfigException("--pass-env " + name + " is invalid: use an environment "
             + "variable name; the agent's own OUTPOST_* settings are never passed to jobs");
       }
+    }
+    grantFiles = grantFiles.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+    hidePaths = hidePaths.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+    if (!networkCeiling.equals("full") && !networkCeiling.equals("none")) {
+      throw new ConfigException("--network-ceiling '" + networkCeiling
+          + "' is invalid: use full or none");
+    }
+    if (jobDiskBudgetBytes < 0) {
+      throw new ConfigException("--job-disk-budget must not be negative (0 means no budget)");
     }
     if (providerCacheMaxBytes < 0) {
       throw new ConfigException("--provider-cache-max-bytes must not be negative");
@@ -114,6 +135,85 @@ public record AgentConfig(
     if (stateDir.startsWith(workDir) || workDir.startsWith(stateDir)) {
       throw new ConfigException("--state-dir " + stateDir + " and --work-dir " + workDir
           + " must not contain each other: jobs must never see the agent's keys and spool");
+    }
+    List<Path> secrets = agentSecrets(stateDir, workDir, certFile, keyFile, keyPassphraseFile,
+        orgKeyFile);
+    for (Path grant : grantFiles) {
+      if (!Files.isReadable(grant)) {
+        throw new ConfigException("--grant-file " + grant + " does not exist or is not readable");
+      }
+      for (Path secret : secrets) {
+        Path real = realPath(grant);
+        if (real.startsWith(realPath(secret)) || realPath(secret).startsWith(real)) {
+          throw new ConfigException("--grant-file " + grant + " would show jobs the agent's own "
+              + secret + ": grant only what jobs need (credentials files, tokens, SSH keys)");
+        }
+      }
+    }
+  }
+
+  /**
+   * rlimits and cgroup limits from the flags; 0 turns one off. Core dumps are always off.
+   *
+   * @param cpuCores null or 0: no CPU quota
+   */
+  public static SandboxLimits limits(long openFiles, long fileSize, long processes, long memory,
+      BigDecimal cpuCores) {
+    check("--limit-open-files", openFiles, 16, Long.toString(openFiles));
+    check("--limit-file-size", fileSize, 1, Long.toString(fileSize));
+    check("--limit-processes", processes, 8, Long.toString(processes));
+    check("--limit-memory", memory, 16L << 20, Long.toString(memory));
+    long cpuMillis;
+    try {
+      cpuMillis = cpuCores == null ? 0 : cpuCores.movePointRight(3).longValueExact();
+    } catch (ArithmeticException e) {
+      throw new ConfigException("--limit-cpu " + cpuCores + " is invalid: use cores with at most"
+          + " three decimals, e.g. 1.5");
+    }
+    check("--limit-cpu", cpuMillis, 10, String.valueOf(cpuCores));
+    return new SandboxLimits(orNull(openFiles), orNull(fileSize), 0L, orNull(processes),
+        orNull(memory), orNull(cpuMillis));
+  }
+
+  private static void check(String option, long value, long min, String given) {
+    if (value < 0 || (value > 0 && value < min)) {
+      throw new ConfigException(option + " " + given + " is invalid: use 0 (not limited) or at "
+          + "least " + (option.equals("--limit-cpu") ? "0.01" : Long.toString(min)));
+    }
+  }
+
+  private static Long orNull(long value) {
+    return value == 0 ? null : value;
+  }
+
+  /** What jobs run with: the grants, everything of the agent's hidden, and the limits. */
+  public Confinement confinement() {
+    List<Path> hidden = new ArrayList<>(agentSecrets(stateDir, workDir, certFile, keyFile,
+        keyPassphraseFile, orgKeyFile));
+    hidden.add(CONFIG_DIR);
+    hidden.addAll(hidePaths);
+    return new Confinement(grantFiles, hidden, limits);
+  }
+
+  public boolean networkAllowed() {
+    return networkCeiling.equals("full");
+  }
+
+  private static List<Path> agentSecrets(Path... paths) {
+    List<Path> list = new ArrayList<>();
+    for (Path p : paths) {
+      if (p != null) {
+        list.add(p.toAbsolutePath().normalize());
+      }
+    }
+    return list;
+  }
+
+  private static Path realPath(Path p) {
+    try {
+      return p.toRealPath();
+    } catch (IOException e) {
+      return p.toAbsolutePath().normalize();
     }
   }
 

@@ -29,21 +29,28 @@ final class Cgroups {
 
   private Cgroups() {}
 
-  /**
-   * Creates {@code name} below the agent's cgroup of {@code controller} and writes the limit.
-   *
-   * @param v1File the limit file in a v1 hierarchy; v2 uses {@code controller + ".max"}
-   */
-  static Path create(String controller, String name, String v1File, long value)
-      throws Unavailable {
-    Location where = locate(controller);
+  /** A limit file and its value, in v1 and in v2 spelling. */
+  record Limit(String controller, String v1File, String v1Value, String v2File, String v2Value) {
+    /** The common shape: v2 file {@code <controller>.max}, the same value in both. */
+    static Limit max(String controller, String v1File, long value) {
+      return new Limit(controller, v1File, Long.toString(value), controller + ".max",
+          Long.toString(value));
+    }
+  }
+
+  /** Creates {@code name} below the agent's cgroup of the limit's controller and writes it. */
+  static Path create(Limit limit, String name) throws Unavailable {
+    Location where = locate(limit.controller());
     Path dir = where.parent().resolve(name);
     try {
       if (!Files.isDirectory(dir)) {
         Files.createDirectory(dir);
       }
-      Files.writeString(dir.resolve(where.v2() ? controller + ".max" : v1File),
-          Long.toString(value));
+      if (where.v2()) {
+        Files.writeString(dir.resolve(limit.v2File()), limit.v2Value());
+      } else {
+        Files.writeString(dir.resolve(limit.v1File()), limit.v1Value());
+      }
       return dir;
     } catch (IOException | RuntimeException e) {
       remove(List.of(dir));

@@ -13,6 +13,8 @@ import java.util.UUID;
 /** How one launch enforces its limits: a prlimit prefix, the cgroups to join, and the report. */
 record LimitPlan(List<String> prlimit, List<Path> cgroups, LimitsInForce report) {
   static final Path PRLIMIT = Path.of("/usr/bin/prlimit");
+  /** The CFS period both cgroup versions default to. */
+  private static final long CPU_PERIOD_MICROS = 100_000;
 
   static LimitPlan unconfined(SandboxLimits limits) {
     Map<String, String> out = new LinkedHashMap<>();
@@ -49,10 +51,20 @@ record LimitPlan(List<String> prlimit, List<Path> cgroups, LimitsInForce report)
     }
     Set<Path> dirs = new LinkedHashSet<>();
     String name = "outpost-" + UUID.randomUUID();
-    cgroup(wanted, "pids", "pids", "pids.max", limits.processes(), name, dirs, in, out);
-    cgroup(wanted, "memory", "memory", "memory.limit_in_bytes", limits.memoryBytes(), name, dirs,
-        in, out);
-    for (String k : List.of("nofile", "fsize", "core", "pids", "memory")) {
+    if (limits.processes() != null) {
+      cgroup(wanted, "pids", Cgroups.Limit.max("pids", "pids.max", limits.processes()), name,
+          dirs, in, out);
+    }
+    if (limits.memoryBytes() != null) {
+      cgroup(wanted, "memory", Cgroups.Limit.max("memory", "memory.limit_in_bytes",
+          limits.memoryBytes()), name, dirs, in, out);
+    }
+    if (limits.cpuMillis() != null) {
+      long quota = limits.cpuMillis() * CPU_PERIOD_MICROS / 1000;
+      cgroup(wanted, "cpu", new Cgroups.Limit("cpu", "cpu.cfs_quota_us", Long.toString(quota),
+          "cpu.max", quota + " " + CPU_PERIOD_MICROS), name, dirs, in, out);
+    }
+    for (String k : List.of("nofile", "fsize", "core", "pids", "memory", "cpu")) {
       if (!in.containsKey(k) && !out.containsKey(k)) {
         out.put(k, "not configured");
       }
@@ -67,14 +79,10 @@ record LimitPlan(List<String> prlimit, List<Path> cgroups, LimitsInForce report)
     return plan.report();
   }
 
-  private static void cgroup(Map<String, String> wanted, String key, String controller,
-      String v1File, Long value, String name, Set<Path> dirs, Map<String, String> in,
-      Map<String, String> out) {
-    if (value == null) {
-      return;
-    }
+  private static void cgroup(Map<String, String> wanted, String key, Cgroups.Limit limit,
+      String name, Set<Path> dirs, Map<String, String> in, Map<String, String> out) {
     try {
-      dirs.add(Cgroups.create(controller, name, v1File, value));
+      dirs.add(Cgroups.create(limit, name));
       in.put(key, wanted.get(key));
     } catch (Cgroups.Unavailable e) {
       out.put(key, e.getMessage());
@@ -89,6 +97,7 @@ record LimitPlan(List<String> prlimit, List<Path> cgroups, LimitsInForce report)
     put(m, "core", l.coreSizeBytes() == null ? null : SandboxLimits.bytes(l.coreSizeBytes()));
     put(m, "pids", l.processes() == null ? null : l.processes().toString());
     put(m, "memory", l.memoryBytes() == null ? null : SandboxLimits.bytes(l.memoryBytes()));
+    put(m, "cpu", l.cpuMillis() == null ? null : l.cpuMillis() + "m");
     return m;
   }
 

@@ -6,7 +6,7 @@ import java.util.stream.Collectors;
 
 /**
  * Which requested limits a launch actually enforces, for the job log. Keys are the short names
- * the log uses: nofile, fsize, core, pids, memory.
+ * the log uses: nofile, fsize, core, pids, memory, cpu.
  *
  * @param inForce name to the value in force ("1GiB", "512")
  * @param notInForce name to the reason it is not ("no cgroup access: ...", "not configured")

@@ -10,11 +10,13 @@ package dev.outpost.agent.sandbox;
  * @param coreSizeBytes RLIMIT_CORE; 0 turns core dumps off
  * @param processes cgroup pids.max: processes and threads of the whole sandbox
  * @param memoryBytes cgroup memory limit (v1 memory.limit_in_bytes, v2 memory.max)
+ * @param cpuMillis cgroup CPU quota in thousandths of a core per 100 ms period (v1
+ *     cpu.cfs_quota_us, v2 cpu.max): 1500 is one and a half cores
  */
-public record SandboxLimits(
-    Long openFiles, Long fileSizeBytes, Long coreSizeBytes, Long processes, Long memoryBytes) {
+public record SandboxLimits(Long openFiles, Long fileSizeBytes, Long coreSizeBytes,
+    Long processes, Long memoryBytes, Long cpuMillis) {
 
-  public static final SandboxLimits NONE = new SandboxLimits(null, null, null, null, null);
+  public static final SandboxLimits NONE = new SandboxLimits(null, null, null, null, null, null);
 
   public SandboxLimits {
     positive("openFiles", openFiles, 16);
@@ -22,11 +24,18 @@ public record SandboxLimits(
     positive("coreSizeBytes", coreSizeBytes, 0);
     positive("processes", processes, 8);
     positive("memoryBytes", memoryBytes, 16L << 20);
+    positive("cpuMillis", cpuMillis, 10);
   }
 
-  /** What a job gets unless the operator says otherwise; memory is left to the operator. */
+  /** Without a CPU quota. */
+  public SandboxLimits(
+      Long openFiles, Long fileSizeBytes, Long coreSizeBytes, Long processes, Long memoryBytes) {
+    this(openFiles, fileSizeBytes, coreSizeBytes, processes, memoryBytes, null);
+  }
+
+  /** What a job gets unless the operator says otherwise; memory and CPU are left to the operator. */
   public static SandboxLimits defaults() {
-    return new SandboxLimits(4096L, 1L << 30, 0L, 1024L, null);
+    return new SandboxLimits(4096L, 1L << 30, 0L, 1024L, null, null);
   }
 
   boolean anySet() {

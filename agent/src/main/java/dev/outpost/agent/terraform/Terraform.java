@@ -1,5 +1,6 @@
 package dev.outpost.agent.terraform;
 
+import dev.outpost.agent.sandbox.Confinement;
 import dev.outpost.agent.sandbox.Sandbox;
 import dev.outpost.agent.sandbox.SandboxSpec;
 import java.io.ByteArrayOutputStream;
@@ -44,15 +45,19 @@ public final class Terraform {
   private final boolean network;
   private final ProviderCache cache;
   private final List<Path> mirrors;
+  private final Confinement confinement;
 
-  /** Without a shared provider cache or mirror. */
+  /** Without a shared provider cache or mirror, granted files, hidden paths or limits. */
   public Terraform(Path binary, Path workingDir, Path jobDir, Sandbox sandbox,
       Map<String, String> environment, boolean network) {
-    this(binary, workingDir, jobDir, sandbox, environment, network, null, List.of());
+    this(binary, workingDir, jobDir, sandbox, environment, network, null, List.of(),
+        Confinement.NONE);
   }
 
   private Terraform(Path binary, Path workingDir, Path jobDir, Sandbox sandbox,
-      Map<String, String> environment, boolean network, ProviderCache cache, List<Path> mirrors) {
+      Map<String, String> environment, boolean network, ProviderCache cache, List<Path> mirrors,
+      Confinement confinement) {
+    this.confinement = confinement;
     this.binary = binary.toAbsolutePath();
     this.workingDir = workingDir.toAbsolutePath();
     this.jobDir = jobDir.toAbsolutePath();
@@ -82,7 +87,13 @@ public final class Terraform {
    */
   public Terraform withProviders(ProviderCache cacheOrNull, List<Path> mirrors) {
     return new Terraform(binary, workingDir, jobDir, sandbox, environment, network, cacheOrNull,
-        mirrors);
+        mirrors, confinement);
+  }
+
+  /** The same runner with the operator's granted files, hidden paths and limits. */
+  public Terraform confined(Confinement newConfinement) {
+    return new Terraform(binary, workingDir, jobDir, sandbox, environment, network, cache,
+        mirrors, newConfinement);
   }
 
   /** {@link #withProviders(ProviderCache, List)} with at most one mirror. */
@@ -202,13 +213,15 @@ public final class Terraform {
     Path stdout = stdoutOverride != null ? stdoutOverride : files.stdout();
     List<Path> readOnly = new ArrayList<>(binaryDirs());
     readOnly.addAll(mirrors);
+    readOnly.addAll(confinement.grantedFiles());
     List<Path> readWrite = new ArrayList<>();
     if (cache != null) {
       // The same absolute path inside: .terraform/providers links into the cache by it.
       (lease != null ? readWrite : readOnly).add(cache.dir());
     }
     SandboxSpec spec = new SandboxSpec(jobDir, workingDir, argv, environment, readOnly, readWrite,
-        network, stdout, files.stderr(), files.controlDir());
+        network, stdout, files.stderr(), files.controlDir(), confinement.hiddenPaths(),
+        confinement.limits());
     return new TerraformRun(stage, sandbox.start(spec), stdout, files.stderr(), lease);
   }
 

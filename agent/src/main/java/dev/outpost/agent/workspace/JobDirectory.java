@@ -53,7 +53,8 @@ public final class JobDirectory {
     return new JobDirectory(root);
   }
 
-  private static Path resolve(Path workDir, String jobId) {
+  /** Where the job with this id lives below workDir; refuses an id that is not a safe name. */
+  public static Path resolve(Path workDir, String jobId) {
     if (jobId == null || !SAFE_ID.matcher(jobId).matches()) {
       throw new IllegalArgumentException("job id '" + jobId + "' is not a safe directory name: "
           + "1-128 of letters, digits, '.', '_', '-', starting with a letter or digit");

@@ -72,6 +72,10 @@ final class StubProcess implements AutoCloseable {
     return new StubProcess(dataDir, pki, process, admin, agent.substring(agent.lastIndexOf(':') + 1));
   }
 
+  long pid() {
+    return process.pid();
+  }
+
   /** The agent-facing address, by host name so that the certificate's DNS SAN is checked. */
   String agentTarget() {
     return "localhost:" + agentPort;
@@ -102,9 +106,16 @@ final class StubProcess implements AutoCloseable {
 
   Job submit(Path dir, String org, String workspace, dev.outpost.proto.v1.JobType type,
       Map<String, String> vars, Map<String, String> sensitive) throws IOException {
+    return submit(dir, org, workspace, type, vars, sensitive, "");
+  }
+
+  /** @param network "full", "none", or "" for the default */
+  Job submit(Path dir, String org, String workspace, dev.outpost.proto.v1.JobType type,
+      Map<String, String> vars, Map<String, String> sensitive, String network)
+      throws IOException {
     SubmitJobHeader.Builder h = SubmitJobHeader.newBuilder()
         .setWorkspace(WorkspaceRef.newBuilder().setOrg(org).setName(workspace))
-        .setType(type);
+        .setType(type).setNetwork(network);
     vars.forEach((k, v) -> h.addVariables(Variable.newBuilder().setName(k).setValue(v)));
     sensitive.forEach((k, v) -> h.addVariables(Variable.newBuilder().setName(k).setValue(v)
         .setSensitive(true)));
