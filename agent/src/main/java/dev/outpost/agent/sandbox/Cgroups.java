@@ -87,16 +87,33 @@ final class Cgroups {
     for (String m : mounts) {
       String[] f = m.split(" ");
       if (f.length >= 3 && f[2].equals("cgroup2")) {
-        Path parent = Path.of(f[1] + ownPath(self, "").orElse("/"));
-        String enabled = read(parent.resolve("cgroup.subtree_control"));
-        if (!List.of(enabled.trim().split(" ")).contains(controller)) {
-          throw new Unavailable("no cgroup access: cgroup v2 controller " + controller
-              + " is not delegated to " + parent + " (cgroup.subtree_control)");
+        Path own = Path.of(f[1] + ownPath(self, "").orElse("/"));
+        // v2 lets only a cgroup without processes of its own hand controllers to children, so
+        // job cgroups go below the agent's cgroup when it delegates the controller, else
+        // beside it: systemd's Delegate= with DelegateSubgroup= starts the agent one level
+        // below the delegated cgroup.
+        for (Path parent : own.getParent() == null ? List.of(own) : List.of(own,
+            own.getParent())) {
+          if (parent.startsWith(f[1]) && delegates(parent, controller)) {
+            return new Location(parent, true);
+          }
         }
-        return new Location(parent, true);
+        throw new Unavailable("no cgroup access: cgroup v2 controller " + controller
+            + " is not delegated to " + own + " or its parent (cgroup.subtree_control)");
       }
     }
     throw new Unavailable("no cgroup access: no " + controller + " controller is mounted");
+  }
+
+  private static boolean delegates(Path cgroup, String controller) {
+    try {
+      String enabled = Files.readString(cgroup.resolve("cgroup.subtree_control"),
+          StandardCharsets.UTF_8);
+      return List.of(enabled.trim().split(" ")).contains(controller)
+          && Files.isWritable(cgroup);
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   /** "4:memory:/a/b" -> "/a/b" for memory; the v2 line is "0::/path" (controller ""). */

@@ -354,17 +354,17 @@ class EscapeSuiteIT {
     b.append(String.format(format, "-".repeat(52), "-".repeat(34), "-".repeat(60)));
     table.forEach((attempt, bySide) -> b.append(String.format(format, attempt,
         cell(bySide.get("open")), cell(bySide.get("boxed")))));
-    System.out.print(b.toString().replace(base.toString(), "<base>")
-        .replace(etc.toString(), "<etc>"));
+    System.out.print(b);
   }
 
-  private static String cell(Seen seen) {
-    String text = seen.evidence() != null ? "SUCCEEDED: " + seen.evidence()
-        : "blocked: " + seen.detail();
+  private String cell(Seen seen) {
+    String text = (seen.evidence() != null ? "SUCCEEDED: " + seen.evidence()
+        : "blocked: " + seen.detail()).replace(base.toString(), "<base>")
+        .replace(etc.toString(), "<etc>").replace("/var/tmp/outpost-escape-" + id, "<base>");
     return text.length() > 60 ? text.substring(0, 57) + "..." : text;
   }
 
-  private static void deleteTree(Path dir) throws IOException {
+  static void deleteTree(Path dir) throws IOException {
     if (Files.exists(dir)) {
       try (var paths = Files.walk(dir)) {
         for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
