@@ -38,6 +38,11 @@ public final class TerraformEnvironment {
     return jobDir.resolve(".outpost").resolve("home");
   }
 
+  /** The job's temporary directory: on disk, inside the job directory, so its disk budget counts it. */
+  static Path tmp(Path jobDir) {
+    return jobDir.resolve(".outpost").resolve("tmp");
+  }
+
   static Path cliConfig(Path jobDir) {
     return jobDir.resolve(".outpost").resolve("terraformrc");
   }
@@ -101,11 +106,13 @@ public final class TerraformEnvironment {
       return this;
     }
 
-    /** Creates the job's HOME and CLI config file, and returns the complete environment. */
+    /** Creates the job's HOME, TMPDIR and CLI config file, and returns the complete environment. */
     public Map<String, String> build() throws IOException {
       Path home = home(jobDir);
-      Files.createDirectories(home, PosixFilePermissions.asFileAttribute(
-          PosixFilePermissions.fromString("rwx------")));
+      for (Path dir : List.of(home, tmp(jobDir))) {
+        Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(
+            PosixFilePermissions.fromString("rwx------")));
+      }
       Path rc = cliConfig(jobDir);
       Path tmp = rc.resolveSibling(rc.getFileName() + ".tmp");
       Files.writeString(tmp, CliConfig.render(providerMirrors));
@@ -115,7 +122,8 @@ public final class TerraformEnvironment {
       Map<String, String> env = new LinkedHashMap<>();
       env.put("PATH", SAFE_PATH);
       env.put("HOME", home.toString());
-      env.put("TMPDIR", "/tmp");
+      // Not the sandbox's /tmp, which is memory: temporary files count against the disk budget.
+      env.put("TMPDIR", tmp(jobDir).toString());
       env.put("LANG", lang);
       env.put("TF_IN_AUTOMATION", "1");
       env.put("TF_INPUT", "0");

@@ -143,6 +143,8 @@ class EscapeSuiteIT {
             .put(side.org(), new Seen(evidence, lastWord(log, "terraform_data.a" + i)));
       }
     }
+    assertThat(jobLogs.get("open")).as("an unconfined agent says so in every job's log")
+        .contains("this agent runs jobs UNCONFINED (--sandbox=none)");
     String boxedLog = jobLogs.get("boxed");
     assertThat(boxedLog).as("the fork bomb and disk fill need their limits in force")
         .contains("pids=256").contains("fsize=1MiB").contains("nofile=256")

@@ -36,6 +36,7 @@ class SandboxPolicyIT {
   private static final JobType APPLY =
       JobType.newBuilder().setApply(ApplyJob.getDefaultInstance()).build();
   private static final Duration JOB = Duration.ofSeconds(120);
+  private static final Path TERRAFORM = findTerraform();
 
   @TempDir
   Path tmp;
@@ -142,6 +143,26 @@ class SandboxPolicyIT {
     }
   }
 
+  @Test
+  void withoutAWorkingSandbox_theAgentRefusesToStart_insteadOfRunningJobsUnconfined()
+      throws Exception {
+    Path orgKey = Files.writeString(tmp.resolve("org.key"), stub.createKey("acme", Map.of()));
+    TestPki.Client client = stub.pki.client("acme", "agent-x");
+    // A host without bubblewrap: a PATH that has no bwrap on it (Terraform is given by path).
+    Path emptyBin = Files.createDirectories(tmp.resolve("empty-bin"));
+    AgentProcess agent = AgentProcess.start(new AgentProcess.Options(stub.agentTarget(),
+        stub.pki.ca(), client.cert(), client.key(), orgKey, tmp.resolve("state"),
+        tmp.resolve("work"), List.of("--terraform", TERRAFORM.toString())),
+        tmp.resolve("nobwrap.log"), Map.of("PATH", emptyBin.toString()));
+
+    assertThat(agent.awaitExit(Duration.ofSeconds(60))).contains(ExitCodes.SANDBOX_UNAVAILABLE);
+    assertThat(agent.output()).contains("bwrap was not found on PATH",
+        "jobs are never run unconfined unless --sandbox=none is given");
+    assertThat(stub.admin().blocking(10).listAgents(
+        dev.outpost.proto.v1.ListAgentsRequest.newBuilder().setOrg("acme").build()).getAgentsList())
+        .as("it never connected").isEmpty();
+  }
+
   private Path config(String hcl) throws IOException {
     Path dir = Files.createDirectories(tmp.resolve("config-" + UUID.randomUUID()));
     Files.writeString(dir.resolve("main.tf"), hcl);
@@ -150,6 +171,16 @@ class SandboxPolicyIT {
 
   private String log(String jobId) {
     return stub.logs(jobId).stream().map(LogEntry::getMessage).collect(Collectors.joining("\n"));
+  }
+
+  private static Path findTerraform() {
+    for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
+      Path candidate = Path.of(dir.isEmpty() ? "." : dir, "terraform");
+      if (Files.isExecutable(candidate)) {
+        return candidate.toAbsolutePath();
+      }
+    }
+    throw new IllegalStateException("terraform is not on PATH");
   }
 
   private static String sha256(String s) throws Exception {

@@ -37,7 +37,7 @@ class TerraformEnvironmentTest {
         .containsEntry("AWS_ACCESS_KEY_ID", "AKIA-granted")
         .containsEntry("PATH", TerraformEnvironment.SAFE_PATH)
         .containsEntry("HOME", jobDir.resolve(".outpost/home").toString())
-        .containsEntry("TMPDIR", "/tmp")
+        .containsEntry("TMPDIR", jobDir.resolve(".outpost/tmp").toString())
         .containsEntry("LANG", "C.UTF-8")
         .containsEntry("TF_IN_AUTOMATION", "1")
         .containsEntry("TF_INPUT", "0")
