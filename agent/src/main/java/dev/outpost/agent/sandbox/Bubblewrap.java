@@ -19,6 +19,8 @@ final class Bubblewrap implements Sandbox {
   private static final List<String> SYSTEM_DIRS =
       List.of("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32");
 
+  private static final Path RESOLV_CONF = Path.of("/etc/resolv.conf");
+
   private final Path configuredBinary;
 
   Bubblewrap(Path bwrapBinary) {
@@ -94,6 +96,9 @@ final class Bubblewrap implements Sandbox {
     a.addAll(List.of("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"));
 
     List<Bind> binds = new ArrayList<>();
+    if (spec.network()) {
+      resolverTarget(RESOLV_CONF).ifPresent(t -> binds.add(new Bind("--ro-bind", t)));
+    }
     binds.add(new Bind("--bind", spec.jobDir()));
     spec.readWritePaths().forEach(p -> binds.add(new Bind("--bind", p)));
     // Bound after the job dir so they override it: the command must not forge its pid or exit
@@ -149,6 +154,17 @@ final class Bubblewrap implements Sandbox {
     void addTo(List<String> argv) {
       argv.addAll(List.of(option, path.toString(), path.toString()));
     }
+  }
+
+  /**
+   * Where a symlinked resolv.conf really lives when that is outside /usr and /etc (systemd-
+   * resolved's /run/systemd/resolve/stub-resolv.conf): bound too, or name resolution breaks.
+   */
+  static Optional<Path> resolverTarget(Path resolvConf) {
+    if (!Files.isSymbolicLink(resolvConf)) {
+      return Optional.empty();
+    }
+    return realPath(resolvConf).filter(t -> !t.startsWith("/usr") && !t.startsWith("/etc"));
   }
 
   private static Optional<Path> realPath(Path p) {

@@ -135,4 +135,18 @@ class BubblewrapTest {
   private static List<String> interfaces(List<String> procNetDev) {
     return procNetDev.stream().skip(2).map(l -> l.substring(0, l.indexOf(':')).trim()).toList();
   }
+
+  @Test
+  void resolverTarget_isBoundOnlyWhenResolvConfLinksOutsideUsrAndEtc() throws Exception {
+    Path run = Files.createDirectories(tmp.resolve("run/systemd/resolve"));
+    Path stub = Files.writeString(run.resolve("stub-resolv.conf"), "nameserver 127.0.0.53\n");
+    Path linked = Files.createSymbolicLink(tmp.resolve("resolv-linked.conf"), stub);
+    Path plain = Files.writeString(tmp.resolve("resolv-plain.conf"), "nameserver 10.0.0.2\n");
+    Path intoUsr = Files.createSymbolicLink(tmp.resolve("resolv-usr.conf"),
+        Path.of("/usr/bin/env"));
+
+    assertThat(Bubblewrap.resolverTarget(linked)).contains(stub.toRealPath());
+    assertThat(Bubblewrap.resolverTarget(plain)).isEmpty();
+    assertThat(Bubblewrap.resolverTarget(intoUsr)).isEmpty();
+  }
 }
