@@ -67,7 +67,11 @@ final class JobSlots {
       log.info("job {} is already running here; ignoring the repeated assignment", id);
       return;
     }
-    if (free() == 0) {
+    // A job whose Terraform has ended and whose result is on its way no longer holds its slot:
+    // the control plane frees the slot as it stores the result, and its next assignment can
+    // arrive before the agent has seen the acknowledgement.
+    long busy = running.values().stream().filter(r -> !r.delivering()).count();
+    if (busy >= max) {
       // The control plane never assigns beyond the free slots reported; if it does anyway,
       // the lease expires and the job is reported interrupted rather than run half-prepared.
       log.error("job {} assigned with no free slot; not started", id);
@@ -76,7 +80,7 @@ final class JobSlots {
     JobRunner runner = new JobRunner(assignment, settings,
         new LeaseCalls(client, assignment.getLease()), () -> finished(id));
     running.put(id, runner);
-    log.info("job {} accepted ({} of {} slots busy)", id, running.size(), max);
+    log.info("job {} accepted ({} of {} slots busy)", id, busy + 1, max);
     workers.execute(runner);
   }
 

@@ -38,8 +38,11 @@ public final class JobRunner implements Runnable {
   private final JobSettings settings;
   private final JobCalls calls;
   private final Runnable onFinished;
+  private final java.util.concurrent.atomic.AtomicBoolean finished =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private final Redactor redactor;
   private volatile String cancelReason;
+  private volatile boolean delivering;
   private volatile StageRunner stages;
   private Path varFile;
 
@@ -56,6 +59,11 @@ public final class JobRunner implements Runnable {
     settings.passEnv().stream().map(System::getenv).filter(java.util.Objects::nonNull)
         .forEach(secrets::add);
     this.redactor = new Redactor(secrets);
+  }
+
+  /** True once Terraform has ended and only the result is being delivered. */
+  public boolean delivering() {
+    return delivering;
   }
 
   public String jobId() {
@@ -116,16 +124,29 @@ public final class JobRunner implements Runnable {
             redactor.redact(e.toString()));
         outcome = new JobOutcome.Failed(redactor.redact(String.valueOf(e.getMessage())), -1);
       }
+      delivering = true;
       boolean acknowledged = new ResultReporter(assignment, settings, calls, pipeline)
           .report(outcome, dir, terraform, result);
-      if (acknowledged && dir != null) {
-        dir.delete();
+      if (acknowledged) {
+        // The control plane counts the slot free once it has the result, and may assign the
+        // next job at once: free it here too, before the directory is removed.
+        finish();
+        if (dir != null) {
+          dir.delete();
+        }
       }
     } catch (Exception e) {
       log.error("job {}: could not deliver its result; the job directory is kept: {}", jobId(),
           redactor.redact(e.toString()));
     } finally {
       MDC.remove("job");
+      finish();
+    }
+  }
+
+  /** Frees the job's slot, once. */
+  private void finish() {
+    if (finished.compareAndSet(false, true)) {
       onFinished.run();
     }
   }

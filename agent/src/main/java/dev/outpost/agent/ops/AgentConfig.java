@@ -142,11 +142,18 @@ public record AgentConfig(
       if (!Files.isReadable(grant)) {
         throw new ConfigException("--grant-file " + grant + " does not exist or is not readable");
       }
+      Path real = realPath(grant);
       for (Path secret : secrets) {
-        Path real = realPath(grant);
         if (real.startsWith(realPath(secret)) || realPath(secret).startsWith(real)) {
           throw new ConfigException("--grant-file " + grant + " would show jobs the agent's own "
               + secret + ": grant only what jobs need (credentials files, tokens, SSH keys)");
+        }
+      }
+      // A file inside a hidden directory may be granted; the directory itself may not.
+      for (Path hidden : concat(List.of(CONFIG_DIR), hidePaths)) {
+        if (realPath(hidden).startsWith(real)) {
+          throw new ConfigException("--grant-file " + grant + " would show jobs the hidden path "
+              + hidden + ": grant the files inside it that jobs need instead");
         }
       }
     }
@@ -197,6 +204,12 @@ public record AgentConfig(
 
   public boolean networkAllowed() {
     return networkCeiling.equals("full");
+  }
+
+  private static List<Path> concat(List<Path> a, List<Path> b) {
+    List<Path> all = new ArrayList<>(a);
+    all.addAll(b);
+    return all;
   }
 
   private static List<Path> agentSecrets(Path... paths) {

@@ -130,7 +130,8 @@ class JobTypesIT {
     JobType applyStale = JobType.newBuilder().setApply(ApplyJob.newBuilder()
         .setSavedPlanJobId(stalePlan.getId())).build();
     Job refused = run(applyStale, "ws", Map.of(), TOKEN);
-    assertThat(refused.getStatus()).isEqualTo(JobStatus.JOB_STATUS_FAILED);
+    assertThat(refused.getStatus()).as(refused.getErrorMessage())
+        .isEqualTo(JobStatus.JOB_STATUS_FAILED);
     assertThat(refused.getErrorMessage()).contains("Saved plan is stale");
   }
 

@@ -80,6 +80,7 @@ class SandboxPolicyIT {
               sha256sum %1$s
               sha256sum %2$s || true
               echo changed >> %1$s || true
+              env | sort | sed 's/^/env: /'
             EOT
           }
         }
@@ -95,6 +96,9 @@ class SandboxPolicyIT {
         .contains("granted files 1, granted variables 1");
     assertThat(Files.readString(granted)).as("granted file unchanged").doesNotContain("changed");
     assertThat(log).as("a granted value is a secret in the log").doesNotContain(token);
+    assertThat(log).as("the job's whole environment was printed").contains("env: HOME=",
+        "env: GRANTED_TOKEN=").as("nothing else of the agent's environment is inside")
+        .doesNotContain("agent-env-canary", "env: OUTPOST_", "env: UNGRANTED_TOKEN");
   }
 
   @Test
@@ -127,10 +131,13 @@ class SandboxPolicyIT {
         List.of("--grant-file", tmp.resolve("state").toString()),
         List.of("--limit-processes", "3"),
         List.of("--limit-file-size", "12XB"),
-        List.of("--network-ceiling", "some"));
+        List.of("--network-ceiling", "some"),
+        List.of("--hide-path", tmp.resolve("shared/private").toString(),
+            "--grant-file", tmp.resolve("shared").toString()));
     List<String> expected = List.of("would show jobs the agent's own", "would show jobs the "
         + "agent's own", "--limit-processes 3 is invalid", "'12XB' is not a size",
-        "--network-ceiling 'some' is invalid");
+        "--network-ceiling 'some' is invalid", "would show jobs the hidden path");
+    Files.createDirectories(tmp.resolve("shared/private"));
     Files.createDirectories(tmp.resolve("state"));
     for (int i = 0; i < cases.size(); i++) {
       List<String> extra = new ArrayList<>(cases.get(i));

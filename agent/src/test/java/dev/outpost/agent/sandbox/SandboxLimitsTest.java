@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** Limits: what is enforced inside bubblewrap, how it is reported, and that cgroups go away. */
 class SandboxLimitsTest {
   private static final SandboxLimits SMALL =
-      new SandboxLimits(64L, 1L << 20, 0L, 64L, 256L << 20);
+      new SandboxLimits(64L, 1L << 20, 0L, 64L, 256L << 20, 500L);
 
   @TempDir Path tmp;
   private SpecBuilder specs;
@@ -56,7 +56,7 @@ class SandboxLimitsTest {
   }
 
   @Test
-  void cgroups_pidsAndMemory_holdTheWholeSandbox_andAreRemovedAtTheEnd() throws Exception {
+  void cgroups_pidsMemoryAndCpu_holdTheWholeSandbox_andAreRemovedAtTheEnd() throws Exception {
     LimitsInForce available = bwrap.limitsInForce(SMALL);
     assertThat(available.inForce()).as(available.summary()).containsKey("pids");
     specs = new SpecBuilder(tmp);
@@ -80,6 +80,14 @@ class SandboxLimitsTest {
       assertThat(Files.readString(memory.resolve("memory.limit_in_bytes")).trim())
           .isEqualTo(Long.toString(256L << 20));
     }
+    assertThat(available.inForce()).as(available.summary()).containsEntry("cpu", "500m");
+    Path cpu = dirs.stream().filter(d -> d.toString().contains("/cpu/")).findFirst()
+        .orElseThrow();
+    // Half a core: 50 ms of every 100 ms period.
+    assertThat(Files.readString(cpu.resolve(Files.exists(cpu.resolve("cpu.max")) ? "cpu.max"
+        : "cpu.cfs_quota_us")).trim()).isIn("50000", "50000 100000");
+    assertThat(Files.readAllLines(cpu.resolve("cgroup.procs")))
+        .contains(Long.toString(p.processGroupId()));
 
     p.stop(Duration.ofSeconds(2));
     await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
