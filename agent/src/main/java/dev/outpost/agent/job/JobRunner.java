@@ -163,7 +163,7 @@ public final class JobRunner implements Runnable {
           + "privileges, and no sandbox limit or network policy applies");
     }
     pipeline.agentMessage(Stage.STAGE_SETUP, LogLevel.LOG_LEVEL_INFO, "network " + network()
-        + (!network() .equals(requestedNetwork()) ? " (the job asked for " + requestedNetwork()
+        + (!network().equals(requestedNetwork()) ? " (the job asked for " + requestedNetwork()
             + "; the agent allows none)" : "")
         + "; stage timeout " + (settings.stageTimeout().isZero() ? "none"
             : settings.stageTimeout().toString())
