@@ -78,6 +78,12 @@ final class AgentOptions {
           + "(ISO-8601, default: ${DEFAULT-VALUE}).")
   Duration authWait;
 
+  @Option(names = "--drain-timeout", defaultValue = "PT5M",
+      description = "On SIGTERM the agent takes no new jobs and lets running ones finish for "
+          + "this long, then interrupts them (their state is delivered) and exits 0; a second "
+          + "SIGTERM or SIGINT interrupts at once (ISO-8601, default: ${DEFAULT-VALUE}).")
+  Duration drainTimeout;
+
   @Option(names = "--stage-timeout", defaultValue = "PT0S",
       description = "Wall-clock limit of each Terraform command; when it passes the command is "
           + "stopped as on cancel and the job fails. PT0S: no limit (default).")
@@ -157,7 +163,7 @@ final class AgentOptions {
         providerCache != null ? providerCache : workDir.resolve(".providers"),
         providerCacheMaxBytes, providerMirrors, passEnv, grantFiles, hidePaths,
         AgentConfig.limits(limitOpenFiles, limitFileSize, limitProcesses, limitMemory, limitCpu),
-        networkCeiling, jobDiskBudget);
+        networkCeiling, jobDiskBudget, drainTimeout);
   }
 
   /** Sizes written as bytes or with a binary unit; the message names the option. */

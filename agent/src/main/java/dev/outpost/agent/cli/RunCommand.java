@@ -79,7 +79,8 @@ final class RunCommand implements Callable<Integer> {
       Agent agent = new Agent(config, client, credentials, jobs, AgentMain.version());
       // Signal handlers instead of shutdown hooks: the agent then drains and returns its own
       // exit code rather than dying with 143.
-      Signal.handle(new Signal("TERM"), s -> agent.stop());
+      // SIGTERM drains (a second one, or SIGINT, interrupts the running jobs at once).
+      Signal.handle(new Signal("TERM"), s -> agent.drain(config.drainTimeout()));
       Signal.handle(new Signal("INT"), s -> agent.stop());
       return agent.run();
     }

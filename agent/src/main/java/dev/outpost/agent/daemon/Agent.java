@@ -50,6 +50,9 @@ public final class Agent {
   private final AtomicReference<ClientCallStreamObserver<AgentMessage>> opening =
       new AtomicReference<>();
   private final String agentVersion;
+  private final java.util.concurrent.atomic.AtomicBoolean draining =
+      new java.util.concurrent.atomic.AtomicBoolean();
+  private volatile String stopReason = "the agent is shutting down";
   private byte[] knownFiles;
 
   public Agent(AgentConfig config, ControlPlaneClient client, Credentials credentials,
@@ -68,6 +71,36 @@ public final class Agent {
   /** Asks the agent to stop: no new jobs; running ones are interrupted and delivered. */
   public void stop() {
     stopRequested.countDown();
+  }
+
+  /**
+   * The first SIGTERM: take no new jobs, let the running ones finish within the timeout, then
+   * interrupt what is left (its state is delivered) and stop. A second call stops at once.
+   */
+  public void drain(Duration timeout) {
+    if (!draining.compareAndSet(false, true)) {
+      log.info("asked again to stop: interrupting {} running job(s) now", slots.running());
+      stop();
+      return;
+    }
+    slots.drain();
+    announceSlots(0);
+    log.info("draining: taking no new jobs; {} running job(s) may finish within {} "
+        + "(SIGTERM again or SIGINT interrupts them now)", slots.running(), timeout);
+    Thread drainer = new Thread(() -> {
+      try {
+        if (!slots.awaitIdle(timeout)) {
+          stopReason = "the agent's drain timeout of " + timeout + " passed";
+          log.warn("drain timeout of {} passed; interrupting {} job(s)", timeout,
+              slots.running());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      stop();
+    }, "drain");
+    drainer.setDaemon(true);
+    drainer.start();
   }
 
   /** Runs until stopped or a non-retryable failure; returns the process exit code. */
@@ -123,7 +156,7 @@ public final class Agent {
       }
       return ExitCodes.OK;
     } finally {
-      slots.stopAll("the agent is shutting down");
+      slots.stopAll(stopReason);
     }
   }
 

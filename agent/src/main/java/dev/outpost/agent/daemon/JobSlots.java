@@ -41,6 +41,7 @@ final class JobSlots {
     return t;
   });
   private ScheduledFuture<?> heartbeat;
+  private volatile boolean draining;
 
   JobSlots(int max, JobSettings settings, ControlPlaneClient client, IntConsumer announceFree) {
     this.max = max;
@@ -49,8 +50,26 @@ final class JobSlots {
     this.announceFree = announceFree;
   }
 
+  /** Free slots as reported to the control plane: none while draining. */
   int free() {
-    return Math.max(0, max - running.size());
+    return draining ? 0 : Math.max(0, max - running.size());
+  }
+
+  /** Takes no new jobs from now on (an assignment already on its way still runs). */
+  void drain() {
+    draining = true;
+  }
+
+  /** Waits until no job runs here any more; false if the timeout passed first. */
+  boolean awaitIdle(Duration timeout) throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (!running.isEmpty()) {
+      if (System.nanoTime() >= end) {
+        return false;
+      }
+      Thread.sleep(Math.min(100, Math.max(1, (end - System.nanoTime()) / 1_000_000)));
+    }
+    return true;
   }
 
   TerraformBinary terraformVersion() {

@@ -44,7 +44,8 @@ public record AgentConfig(
     List<Path> hidePaths,
     SandboxLimits limits,
     String networkCeiling,
-    long jobDiskBudgetBytes) {
+    long jobDiskBudgetBytes,
+    Duration drainTimeout) {
 
   /** Always hidden from jobs, with the agent's own directories and key files. */
   public static final Path CONFIG_DIR = Path.of("/etc/outpost");
@@ -72,6 +73,10 @@ public record AgentConfig(
     if (!networkCeiling.equals("full") && !networkCeiling.equals("none")) {
       throw new ConfigException("--network-ceiling '" + networkCeiling
           + "' is invalid: use full or none");
+    }
+    if (drainTimeout.isNegative()) {
+      throw new ConfigException("--drain-timeout " + drainTimeout + " must not be negative "
+          + "(PT0S interrupts running jobs at once)");
     }
     if (jobDiskBudgetBytes < 0) {
       throw new ConfigException("--job-disk-budget must not be negative (0 means no budget)");

@@ -40,6 +40,11 @@ final class AgentProcess implements AutoCloseable {
       if (cert != null) {
         args.addAll(List.of("--cert", cert.toString(), "--key", key.toString()));
       }
+      // Tests stop agents with SIGTERM; without their own drain they interrupt at once, as a
+      // stop did before draining existed.
+      if (!extra.contains("--drain-timeout")) {
+        args.addAll(List.of("--drain-timeout", "PT0S"));
+      }
       if (!extra.contains("--auth-wait")) {
         args.addAll(List.of("--auth-wait", "PT1S"));
       }
