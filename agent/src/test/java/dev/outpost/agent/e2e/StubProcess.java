@@ -49,14 +49,35 @@ final class StubProcess implements AutoCloseable {
   static StubProcess start(Path dataDir, List<String> hosts, List<String> serveFlags)
       throws IOException {
     TestPki pki = TestPki.create(dataDir.resolve("pki"), hosts);
+    return launch(dataDir, pki, serveFlags);
+  }
+
+  /**
+   * Kills this stub with SIGKILL (nothing is flushed or closed) and starts another on the same
+   * data directory and PKI, on new ports.
+   */
+  StubProcess killAndRestart(List<String> serveFlags) throws IOException, InterruptedException {
+    admin.close();
+    process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    Files.deleteIfExists(dataDir.resolve("endpoints")); // left behind by the killed one
+    return launch(dataDir, pki, serveFlags);
+  }
+
+  /** Starts {@code serve} on the data directory as it is; the output goes to {@code log}. */
+  static Process serve(Path dataDir, List<String> serveFlags, Path log) throws IOException {
     List<String> command = new ArrayList<>(List.of(Jars.java(), "-jar", Jars.stub().toString(),
         "serve", "--data-dir", dataDir.toString(), "--listen", "127.0.0.1:0",
         "--admin-listen", "127.0.0.1:0", "--heartbeat-interval", "PT1S"));
     command.addAll(serveFlags);
-    Process process = new ProcessBuilder(command)
+    return new ProcessBuilder(command)
         .redirectErrorStream(true)
-        .redirectOutput(dataDir.resolve("stub.log").toFile())
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
         .start();
+  }
+
+  private static StubProcess launch(Path dataDir, TestPki pki, List<String> serveFlags)
+      throws IOException {
+    Process process = serve(dataDir, serveFlags, dataDir.resolve("stub.log"));
     Path endpoints = dataDir.resolve("endpoints");
     await("stub endpoints file").atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(50))

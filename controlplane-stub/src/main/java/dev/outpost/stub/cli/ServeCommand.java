@@ -21,8 +21,15 @@ import sun.misc.Signal;
 @Command(name = "serve", description = "Run the control plane until SIGTERM or SIGINT.")
 final class ServeCommand implements Callable<Integer> {
   @Option(names = "--data-dir", defaultValue = "${env:OUTPOST_STUB_DATA_DIR:-outpost-stub-data}",
-      description = "Holds pki/, admin.token and endpoints (default: ${DEFAULT-VALUE}).")
+      description = "Holds pki/, admin.token, endpoints and the database (default: "
+          + "${DEFAULT-VALUE}).")
   Path dataDir;
+
+  @Option(names = "--store", defaultValue = "database",
+      description = "database: orgs, keys, workspaces, jobs, logs and results survive a restart "
+          + "(an embedded H2 file in --data-dir); memory: everything is lost when the stub "
+          + "stops (default: ${DEFAULT-VALUE}).")
+  String store;
 
   @Option(names = "--listen", defaultValue = "127.0.0.1:8443",
       description = "Agent-facing TLS address HOST:PORT; port 0 picks a free one "
@@ -76,12 +83,16 @@ final class ServeCommand implements Callable<Integer> {
       throw new CliException(CliException.Kind.CONFIG, e.getMessage());
     }
     StubServer server;
+    dev.outpost.stub.store.Store opened = null;
     try {
-      server = StubServer.start(config, new MemoryStore(), Clock.systemUTC());
-    } catch (IllegalArgumentException e) {
-      throw new CliException(CliException.Kind.CONFIG, e.getMessage());
-    } catch (IOException e) {
-      throw new CliException(CliException.Kind.CONFIG, "cannot start: " + e.getMessage());
+      opened = openStore();
+      server = StubServer.start(config, opened, Clock.systemUTC());
+    } catch (IllegalArgumentException | IllegalStateException | IOException e) {
+      if (opened != null) {
+        opened.close();
+      }
+      throw new CliException(CliException.Kind.CONFIG, e instanceof IOException
+          ? "cannot start: " + e.getMessage() : e.getMessage());
     }
     String agent = hostPort(server.agentAddress());
     String admin = hostPort(server.adminAddress());
@@ -95,6 +106,7 @@ final class ServeCommand implements Callable<Integer> {
     System.out.flush();
     stopRequested.await();
     server.close();
+    opened.close();
     Files.deleteIfExists(dir.endpointsFile());
     return 0;
   }
@@ -140,5 +152,14 @@ final class ServeCommand implements Callable<Integer> {
   static String hostPort(InetSocketAddress a) {
     String host = a.getAddress().getHostAddress();
     return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+  }
+
+  private dev.outpost.stub.store.Store openStore() {
+    return switch (store) {
+      case "database" -> dev.outpost.stub.store.DatabaseStore.open(dataDir);
+      case "memory" -> new MemoryStore();
+      default -> throw new IllegalArgumentException("--store '" + store
+          + "' is invalid: use database or memory");
+    };
   }
 }
