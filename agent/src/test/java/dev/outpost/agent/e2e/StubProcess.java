@@ -63,11 +63,23 @@ final class StubProcess implements AutoCloseable {
     return launch(dataDir, pki, serveFlags);
   }
 
+  /** As {@link #killAndRestart}, listening on the same ports, so running agents reconnect. */
+  StubProcess killAndRestartOnTheSamePorts() throws IOException, InterruptedException {
+    Properties p = new Properties();
+    p.load(new StringReader(Files.readString(dataDir.resolve("endpoints"))));
+    return killAndRestart(List.of("--listen", "127.0.0.1:" + agentPort,
+        "--admin-listen", p.getProperty("admin")));
+  }
+
   /** Starts {@code serve} on the data directory as it is; the output goes to {@code log}. */
   static Process serve(Path dataDir, List<String> serveFlags, Path log) throws IOException {
     List<String> command = new ArrayList<>(List.of(Jars.java(), "-jar", Jars.stub().toString(),
-        "serve", "--data-dir", dataDir.toString(), "--listen", "127.0.0.1:0",
-        "--admin-listen", "127.0.0.1:0", "--heartbeat-interval", "PT1S"));
+        "serve", "--data-dir", dataDir.toString(), "--heartbeat-interval", "PT1S"));
+    for (String listen : List.of("--listen", "--admin-listen")) {
+      if (!serveFlags.contains(listen)) {
+        command.addAll(List.of(listen, "127.0.0.1:0"));
+      }
+    }
     command.addAll(serveFlags);
     return new ProcessBuilder(command)
         .redirectErrorStream(true)

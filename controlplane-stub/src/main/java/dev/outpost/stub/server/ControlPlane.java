@@ -86,6 +86,27 @@ public final class ControlPlane {
     this.store = store;
     this.clock = clock;
     this.settings = settings;
+    resumeLeases();
+  }
+
+  /**
+   * After a restart on a durable store: the leases of running jobs count against their agents'
+   * slots again, and each gets at least one lease time from now to be renewed, since every
+   * agent looked silent while the control plane was down.
+   */
+  private void resumeLeases() {
+    Instant graceUntil = now().plus(settings.leaseTtl());
+    for (JobRecord job : store.jobs("")) {
+      if (job.terminal() || job.leaseId() == null) {
+        continue;
+      }
+      held.merge(job.leaseAgentId(), 1, Integer::sum);
+      if (job.leaseExpiresAt() == null || job.leaseExpiresAt().isBefore(graceUntil)) {
+        store.updateJob(job.id(), j -> j.withLease(j.leaseId(), j.leaseAgentId(), graceUntil));
+        log.info("job {}: lease of agent {} resumed until {}", job.id(), job.leaseAgentId(),
+            graceUntil);
+      }
+    }
   }
 
   public Store store() {
