@@ -13,45 +13,51 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Faults during a job, triggered by what the stub has stored (never by sleeping): the job's
- * local-exec prints numbered lines, waits for a gate file, then prints more. After the fault
- * the log on the stub must equal Terraform's output line for line, and the state is stored.
+ * Faults during an apply, triggered by what the stub has stored or the agent has logged, never
+ * by sleeping. The job's local-exec prints numbered lines, waits for a gate file, then prints
+ * more; the fault strikes while it waits, and the gate opens right after it. Afterwards the log
+ * on the stub must equal Terraform's output line for line, and the state must be stored. The
+ * agent dials the stub through a TCP proxy the test owns.
  */
 class FaultIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration WAIT = Duration.ofSeconds(120);
   private static final int BEFORE = 200;
   private static final int AFTER = 200;
+  private static final List<String> TABLE = Collections.synchronizedList(new ArrayList<>());
 
   @TempDir
   Path tmp;
 
   private StubProcess stub;
+  private TcpProxy proxy;
   private AgentProcess agent;
+  private Job job;
 
-  @AfterEach
-  void stop() throws Exception {
-    if (agent != null) {
-      agent.close();
-    }
-    if (stub != null) {
-      stub.close();
-    }
-    assertThat(Processes.withMarker(tmp.toString())).as("processes left behind").isEmpty();
+  private interface Fault {
+    void strike() throws Exception;
   }
 
-  @Test
-  void stubKilledAndRestartedMidApply_nothingLostNothingDoubled_stateStored() throws Exception {
-    stub = StubProcess.start(Files.createDirectories(tmp.resolve("stub")));
-    agent = stub.startAgent(tmp, "agent-1", List.of());
+  @BeforeEach
+  void startStubProxyAgentAndJob(org.junit.jupiter.api.TestInfo test) throws Exception {
+    // The lease test needs leases that lapse within the test; the others keep the default.
+    List<String> serveFlags = test.getTestMethod().orElseThrow().getName().startsWith("lease")
+        ? List.of("--lease-ttl", "PT3S") : List.of();
+    stub = StubProcess.start(Files.createDirectories(tmp.resolve("stub")),
+        List.of("localhost", "127.0.0.1"), serveFlags);
+    proxy = new TcpProxy(stub.agentPort());
+    agent = stub.startAgent(tmp, "agent-1", "localhost:" + proxy.port(), List.of(), Map.of());
     Path config = Files.createDirectories(tmp.resolve("config"));
     Files.writeString(config.resolve("main.tf"), """
         resource "terraform_data" "lines" {
@@ -64,26 +70,127 @@ class FaultIT {
           }
         }
         """.formatted(BEFORE, BEFORE + AFTER));
-    Job job = stub.submitApply(config, "acme", "ws", Map.of(), Map.of());
+    job = stub.submitApply(config, "acme", "ws", Map.of(), Map.of());
     await("line " + BEFORE + " stored").atMost(WAIT).pollInterval(Duration.ofMillis(50))
         .until(() -> lines(stub.logs(job.getId())).contains("line " + BEFORE));
+  }
 
-    stub = stub.killAndRestartOnTheSamePorts();
-    Files.writeString(tmp.resolve("work").resolve(job.getId()).resolve("source/release.gate"), "");
+  @AfterEach
+  void stop() throws Exception {
+    if (agent != null) {
+      agent.close();
+    }
+    proxy.close();
+    stub.close();
+    assertThat(Processes.withMarker(tmp.toString())).as("processes left behind").isEmpty();
+  }
 
-    Job done = stub.awaitFinished(job.getId(), WAIT);
-    assertThat(done.getStatus()).as(done.getErrorMessage()).isEqualTo(JobStatus.JOB_STATUS_SUCCEEDED);
+  @AfterAll
+  static void printTable() {
+    System.out.printf("%n| fault | lines expected | lines stored | duplicates | state stored |%n"
+        + "| --- | --- | --- | --- | --- |%n");
+    TABLE.forEach(System.out::println);
+  }
+
+  @Test
+  void stubKilledAndRestartedMidApply() throws Exception {
+    survives("stub killed (SIGKILL) and restarted mid-apply", () -> {
+      stub = stub.killAndRestartOnTheSamePorts();
+    });
+  }
+
+  @Test
+  void stubKilledAndRestartedWhileTheAgentCompletes() throws Exception {
+    survives("stub killed and restarted once the last line is stored (while completing)", () -> {
+      release();
+      await("last line stored").atMost(WAIT).pollInterval(Duration.ofMillis(20))
+          .until(() -> lines(stub.logs(job.getId())).contains("line " + (BEFORE + AFTER)));
+      stub = stub.killAndRestartOnTheSamePorts();
+    });
+  }
+
+  @Test
+  void networkResetMidApply() throws Exception {
+    int before = proxy.accepted();
+    survives("every connection reset (RST) mid-apply", proxy::reset);
+    assertThat(proxy.accepted()).as("the agent reconnected").isGreaterThan(before);
+  }
+
+  @Test
+  void networkCutMidApply_untilTheAgentHasRetried() throws Exception {
+    survives("network cut mid-apply until the agent has retried, then restored", () -> {
+      long lost = lostConnections();
+      proxy.cut();
+      release();
+      await("the agent retried while cut off").atMost(WAIT).pollInterval(Duration.ofMillis(50))
+          .until(() -> lostConnections() >= lost + 2);
+      proxy.restore();
+    });
+  }
+
+  @Test
+  void leaseExpiredWhileCutOff_theLateLogAndStateAreStillStored() throws Exception {
+    Job done = survives("lease expired while cut off; Terraform finished meanwhile", () -> {
+      proxy.cut();
+      await("the lease expired").atMost(WAIT).pollInterval(Duration.ofMillis(100))
+          .until(() -> stub.job(job.getId()).getStatus() == JobStatus.JOB_STATUS_INTERRUPTED);
+      release();
+      await("Terraform finished while cut off").atMost(WAIT).pollInterval(Duration.ofMillis(100))
+          .until(this::terraformDone);
+      proxy.restore();
+    }, JobStatus.JOB_STATUS_SUCCEEDED);
+    // The job was marked interrupted when its lease lapsed; the result that came later is
+    // stored with Terraform's real outcome, flagged late.
+    assertThat(done.getLate()).as("stored, flagged late").isTrue();
+  }
+
+  /** Strikes, opens the gate, and checks that the whole log and the state arrived. */
+  private Job survives(String name, Fault fault) throws Exception {
+    return survives(name, fault, JobStatus.JOB_STATUS_SUCCEEDED);
+  }
+
+  private Job survives(String name, Fault fault, JobStatus expectedStatus) throws Exception {
+    fault.strike();
+    release();
+    Job done = await("the result stored").atMost(WAIT).pollInterval(Duration.ofMillis(100))
+        .until(() -> stub.job(job.getId()), j -> j.getStatus() == expectedStatus
+            && j.getLogEntries() >= j.getLastLogSeq());
     List<String> stored = lines(stub.logs(job.getId()));
     List<String> expected = new ArrayList<>();
     for (int i = 1; i <= BEFORE + AFTER; i++) {
       expected.add("line " + i);
     }
-    System.out.printf("%nfault | lines expected | lines stored | duplicates | state stored%n"
-        + "stub killed and restarted mid-apply | %d | %d | %d | %s%n", expected.size(),
-        stored.size(), stored.size() - new HashSet<>(stored).size(),
-        stub.payload(job.getId(), PayloadKind.PAYLOAD_KIND_STATE).length > 0);
+    byte[] state = stub.payload(job.getId(), PayloadKind.PAYLOAD_KIND_STATE);
+    TABLE.add("| " + name + " | " + expected.size() + " | " + stored.size() + " | "
+        + (stored.size() - new HashSet<>(stored).size()) + " | " + (state.length > 0) + " |");
+    assertThat(done.getStatus()).as(done.getErrorMessage()).isEqualTo(expectedStatus);
     assertThat(stored).containsExactlyElementsOf(expected);
-    assertThat(stub.payload(job.getId(), PayloadKind.PAYLOAD_KIND_STATE)).isNotEmpty();
+    assertThat(state).isNotEmpty();
+    return done;
+  }
+
+  /** Terraform's apply has recorded its exit status in the job directory. */
+  private boolean terraformDone() throws IOException {
+    Path runs = tmp.resolve("work").resolve(job.getId()).resolve(".outpost/run");
+    if (!Files.isDirectory(runs)) {
+      return false;
+    }
+    try (var dirs = Files.list(runs)) {
+      return dirs.anyMatch(d -> d.getFileName().toString().contains("apply")
+          && Files.exists(d.resolve("exit")));
+    }
+  }
+
+  private void release() throws IOException {
+    Path gate = tmp.resolve("work").resolve(job.getId()).resolve("source/release.gate");
+    if (!Files.exists(gate)) {
+      Files.writeString(gate, "");
+    }
+  }
+
+  private long lostConnections() throws IOException {
+    return agent.output().lines()
+        .filter(l -> l.contains("connection to the control plane lost")).count();
   }
 
   private static List<String> lines(List<LogEntry> log) throws IOException {

@@ -109,6 +109,10 @@ final class StubProcess implements AutoCloseable {
     return process.pid();
   }
 
+  int agentPort() {
+    return Integer.parseInt(agentPort);
+  }
+
   /** The agent-facing address, by host name so that the certificate's DNS SAN is checked. */
   String agentTarget() {
     return "localhost:" + agentPort;
@@ -179,11 +183,17 @@ final class StubProcess implements AutoCloseable {
 
   AgentProcess startAgent(Path dir, String name, List<String> flags, Map<String, String> env)
       throws IOException {
+    return startAgent(dir, name, agentTarget(), flags, env);
+  }
+
+  /** As above, with the agent dialing {@code target} (a proxy in front of this stub). */
+  AgentProcess startAgent(Path dir, String name, String target, List<String> flags,
+      Map<String, String> env) throws IOException {
     Path keyFile = Files.writeString(dir.resolve(name + ".org.key"), createKey("acme", Map.of()));
     TestPki.Client client = pki.client("acme", name);
     List<String> extra = new ArrayList<>(List.of("--name", name));
     extra.addAll(flags);
-    return AgentProcess.start(new AgentProcess.Options(agentTarget(), pki.ca(), client.cert(),
+    return AgentProcess.start(new AgentProcess.Options(target, pki.ca(), client.cert(),
         client.key(), keyFile, dir.resolve("state"), dir.resolve("work"), extra),
         dir.resolve(name + ".log"), env);
   }
