@@ -44,11 +44,6 @@ final class StageRunner {
   private final DiskBudget diskBudget;
   private LimitsInForce reportedLimits;
 
-  StageRunner(String jobId, LogPipeline pipeline, Redactor redactor, Duration grace,
-      Duration stageTimeout) {
-    this(jobId, pipeline, redactor, grace, stageTimeout, null);
-  }
-
   /** @param diskBudget checked while each command runs; null for none */
   StageRunner(String jobId, LogPipeline pipeline, Redactor redactor, Duration grace,
       Duration stageTimeout, DiskBudget diskBudget) {

@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import dev.outpost.proto.ExitCodes;
 import dev.outpost.proto.v1.Job;
 import dev.outpost.proto.v1.JobStatus;
-import dev.outpost.proto.v1.LogEntry;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -125,6 +124,6 @@ class DrainIT {
   }
 
   private String log(Job job) {
-    return String.join("\n", stub.logs(job.getId()).stream().map(LogEntry::getMessage).toList());
+    return stub.logText(job.getId());
   }
 }

@@ -7,7 +7,6 @@ import dev.outpost.proto.v1.ApplyJob;
 import dev.outpost.proto.v1.Job;
 import dev.outpost.proto.v1.JobStatus;
 import dev.outpost.proto.v1.JobType;
-import dev.outpost.proto.v1.LogEntry;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,7 +20,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.stream.Collectors;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -317,8 +315,7 @@ class EscapeSuiteIT {
   }
 
   private String log(String jobId) {
-    return stub.logs(jobId).stream().map(LogEntry::getMessage)
-        .collect(Collectors.joining("\n"));
+    return stub.logText(jobId);
   }
 
   /** The last output line of one resource's local-exec, as the table's "blocked" detail. */

@@ -3,10 +3,8 @@ package dev.outpost.agent.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.proto.v1.Job;
 import dev.outpost.proto.v1.JobStatus;
-import dev.outpost.proto.v1.LogEntry;
 import dev.outpost.proto.v1.PayloadKind;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -31,7 +29,6 @@ import org.junit.jupiter.api.io.TempDir;
  * agent dials the stub through a TCP proxy the test owns.
  */
 class FaultIT {
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration WAIT = Duration.ofSeconds(120);
   private static final int BEFORE = 200;
   private static final int AFTER = 200;
@@ -72,7 +69,7 @@ class FaultIT {
         """.formatted(BEFORE, BEFORE + AFTER));
     job = stub.submitApply(config, "acme", "ws", Map.of(), Map.of());
     await("line " + BEFORE + " stored").atMost(WAIT).pollInterval(Duration.ofMillis(50))
-        .until(() -> lines(stub.logs(job.getId())).contains("line " + BEFORE));
+        .until(() -> ApplyEndToEndIT.provisionerLines(stub.logs(job.getId())).contains("line " + BEFORE));
   }
 
   @AfterEach
@@ -104,7 +101,7 @@ class FaultIT {
     survives("stub killed and restarted once the last line is stored (while completing)", () -> {
       release();
       await("last line stored").atMost(WAIT).pollInterval(Duration.ofMillis(20))
-          .until(() -> lines(stub.logs(job.getId())).contains("line " + (BEFORE + AFTER)));
+          .until(() -> ApplyEndToEndIT.provisionerLines(stub.logs(job.getId())).contains("line " + (BEFORE + AFTER)));
       stub = stub.killAndRestartOnTheSamePorts();
     });
   }
@@ -155,7 +152,7 @@ class FaultIT {
     Job done = await("the result stored").atMost(WAIT).pollInterval(Duration.ofMillis(100))
         .until(() -> stub.job(job.getId()), j -> j.getStatus() == expectedStatus
             && j.getLogEntries() >= j.getLastLogSeq());
-    List<String> stored = lines(stub.logs(job.getId()));
+    List<String> stored = ApplyEndToEndIT.provisionerLines(stub.logs(job.getId()));
     List<String> expected = new ArrayList<>();
     for (int i = 1; i <= BEFORE + AFTER; i++) {
       expected.add("line " + i);
@@ -191,18 +188,5 @@ class FaultIT {
   private long lostConnections() throws IOException {
     return agent.output().lines()
         .filter(l -> l.contains("connection to the control plane lost")).count();
-  }
-
-  private static List<String> lines(List<LogEntry> log) throws IOException {
-    List<String> lines = new ArrayList<>();
-    for (LogEntry e : log) {
-      if (e.getType().equals("provision_progress")) {
-        String output = JSON.readTree(e.getRaw()).path("hook").path("output").asText();
-        if (!output.startsWith("Executing: [")) {
-          lines.add(output);
-        }
-      }
-    }
-    return lines;
   }
 }

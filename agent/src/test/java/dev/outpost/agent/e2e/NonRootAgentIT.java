@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.outpost.proto.v1.Job;
 import dev.outpost.proto.v1.JobStatus;
-import dev.outpost.proto.v1.LogEntry;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,7 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -112,8 +110,7 @@ class NonRootAgentIT {
 
     assertThat(done.getStatus()).as(done.getErrorMessage() + "\n" + agent.output())
         .isEqualTo(JobStatus.JOB_STATUS_SUCCEEDED);
-    String log = stub.logs(job.getId()).stream().map(LogEntry::getMessage)
-        .collect(Collectors.joining("\n"));
+    String log = stub.logText(job.getId());
     assertThat(log).contains("uid-65534")
         .contains("limits in force: nofile=4096, fsize=1MiB, core=0, pids=128")
         .contains("size-1048576").doesNotContain("size-2097152")

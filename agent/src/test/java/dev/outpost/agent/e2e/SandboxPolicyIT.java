@@ -7,7 +7,6 @@ import dev.outpost.proto.v1.ApplyJob;
 import dev.outpost.proto.v1.Job;
 import dev.outpost.proto.v1.JobStatus;
 import dev.outpost.proto.v1.JobType;
-import dev.outpost.proto.v1.LogEntry;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -20,7 +19,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -177,7 +175,7 @@ class SandboxPolicyIT {
   }
 
   private String log(String jobId) {
-    return stub.logs(jobId).stream().map(LogEntry::getMessage).collect(Collectors.joining("\n"));
+    return stub.logText(jobId);
   }
 
   private static Path findTerraform() {

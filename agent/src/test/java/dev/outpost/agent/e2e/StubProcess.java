@@ -209,6 +209,11 @@ final class StubProcess implements AutoCloseable {
     return entries;
   }
 
+  /** The job's stored log messages, one per line. */
+  String logText(String jobId) {
+    return String.join("\n", logs(jobId).stream().map(LogEntry::getMessage).toList());
+  }
+
   /** Waits until the job has ended and its whole log is stored. */
   Job awaitFinished(String jobId, Duration timeout) {
     return await("job " + jobId + " finished").atMost(timeout).pollInterval(Duration.ofMillis(100))
