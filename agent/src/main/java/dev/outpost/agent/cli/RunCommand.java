@@ -70,13 +70,13 @@ final class RunCommand implements Callable<Integer> {
         config.minFreeDiskBytes(), new ProviderCache(config.providerCache(),
             config.providerCacheMaxBytes(), Duration.ofDays(30), Clock.systemUTC()),
         config.providerMirrors(), config.passEnv(), config.confinement(),
-        config.networkAllowed(), config.jobDiskBudgetBytes());
-    WorkDirectory.reportLeftovers(config.workDir());
+        config.networkAllowed(), config.jobDiskBudgetBytes(), config.stateDir());
     log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}",
         AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),
         config.controlPlane());
     try (ControlPlaneClient client = new ControlPlaneClient(config.controlPlane(), credentials)) {
       Agent agent = new Agent(config, client, credentials, jobs, AgentMain.version());
+      WorkDirectory.reportLeftovers(config.workDir(), agent.resumeJobs());
       // Signal handlers instead of shutdown hooks: the agent then drains and returns its own
       // exit code rather than dying with 143.
       // SIGTERM drains (a second one, or SIGINT, interrupts the running jobs at once).

@@ -68,6 +68,20 @@ public final class Agent {
     this.slots = new JobSlots(config.maxJobs(), jobs, client, this::announceSlots);
   }
 
+  /**
+   * Resumes the jobs an earlier agent process accepted and did not finish (their records in the
+   * state directory), before the first session: their leases go in its Hello. Returns their ids.
+   */
+  public java.util.Set<String> resumeJobs() throws IOException {
+    java.util.Set<String> ids = new java.util.TreeSet<>();
+    for (dev.outpost.agent.spool.JobSpool spool
+        : dev.outpost.agent.spool.JobSpool.existing(jobs.stateDir())) {
+      slots.resume(spool);
+      ids.add(spool.jobId());
+    }
+    return ids;
+  }
+
   /** Asks the agent to stop: no new jobs; running ones are interrupted and delivered. */
   public void stop() {
     stopRequested.countDown();

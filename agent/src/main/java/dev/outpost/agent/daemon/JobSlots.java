@@ -103,6 +103,20 @@ final class JobSlots {
     workers.execute(runner);
   }
 
+  /**
+   * Takes back a job an earlier agent process accepted and did not finish: it holds a slot and
+   * its lease goes in the next Hello, so the control plane keeps it with this agent.
+   */
+  synchronized void resume(dev.outpost.agent.spool.JobSpool spool) {
+    String id = spool.jobId();
+    LeaseRef lease = spool.assignment().getLease();
+    JobRunner runner = new JobRunner(spool, settings, new LeaseCalls(client, lease),
+        () -> finished(id));
+    running.put(id, runner);
+    log.info("job {} resumed from {} (left by an earlier agent process)", id, spool.dir());
+    workers.execute(runner);
+  }
+
   private void finished(String id) {
     running.remove(id);
     announceFree.accept(free());

@@ -1,10 +1,13 @@
 package dev.outpost.agent.job;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.outpost.agent.logs.LogJournal;
 import dev.outpost.agent.logs.LogPipeline;
 import dev.outpost.agent.logs.Redactor;
 import dev.outpost.agent.terraform.Terraform;
 import dev.outpost.agent.terraform.TerraformEnvironment;
+import dev.outpost.agent.terraform.TerraformRun;
+import dev.outpost.agent.spool.JobSpool;
 import dev.outpost.agent.workspace.ArchiveExtractor;
 import dev.outpost.agent.workspace.JobDirectory;
 import dev.outpost.proto.Payloads;
@@ -21,6 +24,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -45,9 +49,23 @@ public final class JobRunner implements Runnable {
   private volatile boolean delivering;
   private volatile StageRunner stages;
   private Path varFile;
+  /** The record an earlier agent process left, when this runner resumes its job. */
+  private final JobSpool resumed;
 
+  /** A job just assigned. */
   public JobRunner(JobAssignment assignment, JobSettings settings, JobCalls calls,
       Runnable onFinished) {
+    this(assignment, settings, calls, onFinished, null);
+  }
+
+  /** A job an earlier agent process accepted and did not finish (its record in the state dir). */
+  public JobRunner(JobSpool resumed, JobSettings settings, JobCalls calls, Runnable onFinished) {
+    this(resumed.assignment(), settings, calls, onFinished, resumed);
+  }
+
+  private JobRunner(JobAssignment assignment, JobSettings settings, JobCalls calls,
+      Runnable onFinished, JobSpool resumed) {
+    this.resumed = resumed;
     this.assignment = assignment;
     this.settings = settings;
     this.calls = calls;
@@ -93,55 +111,202 @@ public final class JobRunner implements Runnable {
   @Override
   public void run() {
     MDC.put("job", jobId());
+    JobSpool spool = resumed;
     JobDirectory dir = null;
-    try (LogPipeline pipeline = new LogPipeline(jobId(), redactor, calls::appendLogs,
-        settings.clock())) {
-      JobOutcome outcome;
-      Terraform terraform = null;
-      JobResult result = new JobResult();
-      try {
-        StageRunner runner = new StageRunner(jobId(), pipeline, redactor, settings.cancelGrace(),
-            settings.stageTimeout(), new DiskBudget(
-                JobDirectory.resolve(settings.workDir(), jobId()), settings.diskBudgetBytes()));
-        synchronized (this) {
-          stages = runner;
-          if (cancelReason != null) {
-            runner.cancel(cancelReason);
-          }
-        }
-        requireFreeDisk();
-        dir = JobDirectory.create(settings.workDir(), jobId());
-        terraform = prepare(dir, pipeline);
-        Path savedPlan = Payloads.isPresent(assignment.getSavedPlan())
-            ? dir.controlDir().resolve("saved.tfplan") : null;
-        if (savedPlan != null) {
-          download(PayloadKind.PAYLOAD_KIND_SAVED_PLAN, assignment.getSavedPlan(), savedPlan);
-        }
-        outcome = new Workflows(terraform, dir, runner, result, varFile)
-            .run(assignment.getType(), savedPlan);
-      } catch (Exception e) {
-        log.warn("job {}: failed before or between Terraform runs: {}", jobId(),
-            redactor.redact(e.toString()));
-        outcome = new JobOutcome.Failed(redactor.redact(String.valueOf(e.getMessage())), -1);
+    try {
+      if (spool == null) {
+        spool = JobSpool.create(settings.stateDir(), assignment);
       }
-      delivering = true;
-      boolean acknowledged = new ResultReporter(assignment, settings, calls, pipeline)
-          .report(outcome, dir, terraform, result);
-      if (acknowledged) {
-        // The control plane counts the slot free once it has the result, and may assign the
-        // next job at once: free it here too, before the directory is removed.
-        finish();
-        if (dir != null) {
-          dir.delete();
+      try (LogPipeline pipeline = new LogPipeline(jobId(), redactor, calls::appendLogs,
+          settings.clock(), spool.journal(), resumePoint(spool))) {
+        ResultReporter reporter = new ResultReporter(assignment, settings, calls, pipeline);
+        Optional<JobSpool.SpooledResult> spooled = resumed == null ? Optional.empty()
+            : spool.result();
+        JobSpool.SpooledResult result;
+        if (spooled.isPresent()) {
+          // Finished before the restart: send the rest of its log, then the result as spooled.
+          dir = existingDirectory();
+          readRest(pipeline, dir);
+          result = spooled.get();
+        } else {
+          Execution done = resumed == null ? execute(pipeline) : resume(pipeline);
+          dir = done.dir;
+          result = reporter.spool(done.outcome, done.dir, done.terraform, done.result, spool);
+        }
+        delivering = true;
+        ResultReporter.Delivery delivery = reporter.deliver(result);
+        if (delivery == ResultReporter.Delivery.ACKNOWLEDGED) {
+          // The control plane counts the slot free once it has the result, and may assign the
+          // next job at once: free it here too, before the directories are removed.
+          finish();
+          if (dir != null) {
+            dir.delete();
+          }
+          spool.delete();
+        } else if (delivery == ResultReporter.Delivery.REFUSED) {
+          log.error("job {}: the result is kept in {} and the job directory in {}", jobId(),
+              spool.setAside(), dir == null ? "(none)" : dir.root());
         }
       }
     } catch (Exception e) {
-      log.error("job {}: could not deliver its result; the job directory is kept: {}", jobId(),
-          redactor.redact(e.toString()));
+      log.error("job {}: could not deliver its result; its record {} and job directory are "
+          + "kept: {}", jobId(), spool, redactor.redact(e.toString()));
     } finally {
       MDC.remove("job");
       finish();
     }
+  }
+
+  /** What running the job's commands left: the outcome and what the result is made from. */
+  private record Execution(JobOutcome outcome, JobDirectory dir, Terraform terraform,
+      JobResult result) {}
+
+  /** A new job: its directory, its source, its commands. */
+  private Execution execute(LogPipeline pipeline) {
+    JobDirectory dir = null;
+    Terraform terraform = null;
+    JobResult result = new JobResult();
+    JobOutcome outcome;
+    try {
+      StageRunner runner = stageRunner(pipeline);
+      requireFreeDisk();
+      dir = JobDirectory.create(settings.workDir(), jobId());
+      terraform = prepare(dir, pipeline);
+      Path savedPlan = Payloads.isPresent(assignment.getSavedPlan()) ? savedPlan(dir) : null;
+      if (savedPlan != null) {
+        download(PayloadKind.PAYLOAD_KIND_SAVED_PLAN, assignment.getSavedPlan(), savedPlan);
+      }
+      outcome = new Workflows(terraform, dir, runner, result, varFile)
+          .run(assignment.getType(), savedPlan);
+    } catch (Exception e) {
+      outcome = failedBetweenRuns(e);
+    }
+    return new Execution(outcome, dir, terraform, result);
+  }
+
+  /**
+   * A job an earlier agent process left running: the workflow runs again, re-attached to the
+   * commands that process started (a running one is waited for, an ended one's status read)
+   * and reading their output on from where the control plane's log ends; later commands run
+   * as usual. Only a command gone without an exit status makes the job interrupted.
+   */
+  private Execution resume(LogPipeline pipeline) {
+    JobDirectory dir = existingDirectory();
+    JobResult result = new JobResult();
+    Terraform terraform = null;
+    JobOutcome outcome;
+    try {
+      List<TerraformRun> runs = dir == null ? List.of() : Terraform.recordedRuns(dir.root());
+      if (runs.isEmpty()) {
+        pipeline.agentMessage(Stage.STAGE_SETUP, LogLevel.LOG_LEVEL_WARN, "the agent process "
+            + "restarted while preparing this job, before Terraform ran");
+        return new Execution(new JobOutcome.Interrupted("the agent process restarted while "
+            + "preparing the job; no Terraform command had started"), dir, null, result);
+      }
+      TerraformRun last = runs.get(runs.size() - 1);
+      pipeline.agentMessage(Stage.STAGE_SETUP, LogLevel.LOG_LEVEL_WARN, "the agent process "
+          + "restarted; resuming the job at terraform " + last.stage() + " ("
+          + last.exitCode().map(c -> "ended with " + c)
+              .orElse(last.process().isAlive() ? "still running" : "gone") + ")");
+      StageRunner runner = stageRunner(pipeline);
+      runner.replay(runs);
+      terraform = terraform(dir);
+      varFile = dir.controlDir().resolve(JobDirectory.VARIABLES_FILE);
+      Path savedPlan = Payloads.isPresent(assignment.getSavedPlan()) ? savedPlan(dir) : null;
+      outcome = new Workflows(terraform, dir, runner, result, varFile)
+          .run(assignment.getType(), savedPlan);
+    } catch (Exception e) {
+      outcome = failedBetweenRuns(e);
+    }
+    return new Execution(outcome, dir, terraform, result);
+  }
+
+  private JobOutcome failedBetweenRuns(Exception e) {
+    log.warn("job {}: failed before or between Terraform runs: {}", jobId(),
+        redactor.redact(e.toString()));
+    return new JobOutcome.Failed(redactor.redact(String.valueOf(e.getMessage())), -1);
+  }
+
+  private StageRunner stageRunner(LogPipeline pipeline) {
+    StageRunner runner = new StageRunner(jobId(), pipeline, redactor, settings.cancelGrace(),
+        settings.stageTimeout(), new DiskBudget(
+            JobDirectory.resolve(settings.workDir(), jobId()), settings.diskBudgetBytes()));
+    synchronized (this) {
+      stages = runner;
+      if (cancelReason != null) {
+        runner.cancel(cancelReason);
+      }
+    }
+    return runner;
+  }
+
+  private Path savedPlan(JobDirectory dir) {
+    return dir.controlDir().resolve("saved.tfplan");
+  }
+
+  private JobDirectory existingDirectory() {
+    try {
+      return JobDirectory.open(settings.workDir(), jobId());
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /**
+   * Where this job's log goes on: the start for a new job; for a resumed one, the checkpoint
+   * that ends at what the control plane has stored (asked with an empty batch, retried until
+   * it answers: the job's Terraform runs on meanwhile).
+   */
+  private LogJournal.Checkpoint resumePoint(JobSpool spool) throws Exception {
+    if (resumed == null) {
+      return LogJournal.Checkpoint.START;
+    }
+    dev.outpost.agent.daemon.Backoff backoff = new dev.outpost.agent.daemon.Backoff(
+        Duration.ofMillis(100), Duration.ofSeconds(10));
+    long acked;
+    while (true) {
+      try {
+        acked = calls.appendLogs(List.of());
+        break;
+      } catch (Exception e) {
+        dev.outpost.agent.daemon.Failure f = dev.outpost.agent.daemon.Failure.of(e);
+        if (f.kind() != dev.outpost.agent.daemon.Failure.Kind.RETRYABLE
+            || settings.lifecycle().deliveryAbandoned()) {
+          throw e;
+        }
+        log.info("job {}: waiting for the control plane to resume the job's log: {}", jobId(),
+            f.message());
+        Thread.sleep(backoff.next().toMillis());
+      }
+    }
+    try (LogJournal journal = spool.journal()) {
+      LogJournal.Checkpoint at = journal.resumeAt(acked);
+      if (at.lastSeq() != acked) {
+        log.warn("job {}: the control plane has the log up to {} but the journal only up to "
+            + "{}; resuming there", jobId(), acked, at.lastSeq());
+      }
+      log.info("job {}: resuming its log after sequence {}", jobId(), at.lastSeq());
+      return at;
+    }
+  }
+
+  /** Reads what is left of every command's output (a job that finished before the restart). */
+  private void readRest(LogPipeline pipeline, JobDirectory dir) throws Exception {
+    if (dir != null) {
+      for (TerraformRun run : Terraform.recordedRuns(dir.root())) {
+        Stage stage = switch (run.stage()) {
+          case "init" -> Stage.STAGE_INIT;
+          case "plan" -> Stage.STAGE_PLAN;
+          case "apply" -> assignment.getType().hasDestroy() ? Stage.STAGE_DESTROY
+              : Stage.STAGE_APPLY;
+          default -> Stage.STAGE_SHOW;
+        };
+        // show -json writes a secret payload to stdout: only its stderr is log.
+        pipeline.follow(stage, stage == Stage.STAGE_SHOW ? null : run.stdoutFile(),
+            run.stderrFile(), () -> true);
+      }
+    }
+    pipeline.readAgentMessages();
   }
 
   /** Frees the job's slot, once. */
@@ -193,6 +358,11 @@ public final class JobRunner implements Runnable {
       vars.put(v.getName(), v.getJson() ? v.getValue() : JSON.writeValueAsString(v.getValue()));
     }
     varFile = dir.writeVariables(vars);
+    return terraform(dir);
+  }
+
+  /** How this job runs Terraform: its directory, environment, network and confinement. */
+  private Terraform terraform(JobDirectory dir) throws IOException {
     Map<String, String> env = TerraformEnvironment.forJob(dir.root())
         .providerMirrors(settings.providerMirrors())
         .passThrough(settings.passEnv(), System.getenv()).build();

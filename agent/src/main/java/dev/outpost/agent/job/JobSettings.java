@@ -16,9 +16,10 @@ import java.util.List;
  * @param networkAllowed the operator's ceiling: false runs every job without network, whatever
  *     the job asks for
  * @param diskBudgetBytes most a job directory may use while the job runs; 0 for no budget
+ * @param stateDir the agent's state directory: each accepted job's record and spool live there
  */
 public record JobSettings(Path workDir, Path terraform, TerraformBinary terraformVersion,
     Sandbox sandbox, Duration cancelGrace, Clock clock, Lifecycle lifecycle,
     Duration stageTimeout, long minFreeDiskBytes, ProviderCache providerCache,
     List<Path> providerMirrors, List<String> passEnv, Confinement confinement,
-    boolean networkAllowed, long diskBudgetBytes) {}
+    boolean networkAllowed, long diskBudgetBytes, Path stateDir) {}

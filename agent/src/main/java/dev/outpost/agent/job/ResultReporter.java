@@ -3,6 +3,7 @@ package dev.outpost.agent.job;
 import dev.outpost.agent.daemon.Backoff;
 import dev.outpost.agent.daemon.Failure;
 import dev.outpost.agent.logs.LogPipeline;
+import dev.outpost.agent.spool.JobSpool;
 import dev.outpost.agent.terraform.StateReader;
 import dev.outpost.agent.terraform.Terraform;
 import dev.outpost.agent.terraform.TerraformOutput;
@@ -16,19 +17,20 @@ import dev.outpost.proto.v1.JobAssignment;
 import dev.outpost.proto.v1.LogLevel;
 import dev.outpost.proto.v1.Output;
 import dev.outpost.proto.v1.PayloadKind;
+import dev.outpost.proto.v1.PayloadRef;
 import dev.outpost.proto.v1.Resource;
 import dev.outpost.proto.v1.Stage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Delivers a job's result: the state Terraform left (whatever the outcome), outputs and
- * resources read with {@code show -json}, then CompleteJob, repeated on retryable failures until
- * the control plane acknowledges it. The log is delivered first, so a finished job's log is
- * complete when the control plane marks it finished.
+ * A job's result: the state Terraform left (whatever the outcome), outputs and resources read
+ * with {@code show -json}; written to the job's spool first, then delivered from there.
  */
 final class ResultReporter {
   private static final Logger log = LoggerFactory.getLogger(ResultReporter.class);
@@ -47,9 +49,23 @@ final class ResultReporter {
     this.pipeline = pipeline;
   }
 
-  /** True once the control plane acknowledged the result. */
-  boolean report(JobOutcome outcome, JobDirectory dir, Terraform tf, JobResult produced)
-      throws Exception {
+  /** How delivering a result ended. */
+  enum Delivery {
+    /** The control plane has it: the job's records may go. */
+    ACKNOWLEDGED,
+    /** Refused for good (stale lease, bad request): kept aside, never resent. */
+    REFUSED,
+    /** The agent is exiting without delivering (auth failure): the spool keeps it. */
+    ABANDONED
+  }
+
+  /**
+   * Builds the final result (state, outputs and resources read with {@code show -json}),
+   * writes the job's last log message and forces the result to the spool: from here on a
+   * restarted agent delivers it as it is.
+   */
+  JobSpool.SpooledResult spool(JobOutcome outcome, JobDirectory dir, Terraform tf,
+      JobResult produced, JobSpool spool) throws Exception {
     CompleteJobRequest.Builder result = CompleteJobRequest.newBuilder()
         .setLease(assignment.getLease()).setOutcome(outcome.wire())
         .setErrorMessage(outcome.message()).setExitCode(outcome.exitCode())
@@ -61,59 +77,78 @@ final class ResultReporter {
     if (produced.template != null) {
       result.setTemplate(produced.template);
     }
+    Map<PayloadKind, Path> payloads = new EnumMap<>(PayloadKind.class);
     Path state = dir == null ? null : dir.stateFile();
-    boolean hasState = state != null && Files.isRegularFile(state) && Files.size(state) > 0;
-    if (hasState && tf != null) {
-      describeState(tf, dir, result);
+    if (state != null && Files.isRegularFile(state) && Files.size(state) > 0) {
+      payloads.put(PayloadKind.PAYLOAD_KIND_STATE, state);
+      if (tf != null) {
+        describeState(tf, dir, result);
+      }
     }
-    pipeline.agentMessage(Stage.STAGE_SETUP,
+    if (produced.planFile != null && Files.exists(produced.planFile)) {
+      payloads.put(PayloadKind.PAYLOAD_KIND_PLAN_FILE, produced.planFile);
+    }
+    if (produced.planJson != null && Files.exists(produced.planJson)) {
+      payloads.put(PayloadKind.PAYLOAD_KIND_PLAN_JSON, produced.planJson);
+    }
+    // Once only: an agent process that died after writing it must not make it appear twice.
+    pipeline.agentMessageOnce(Stage.STAGE_SETUP,
         outcome instanceof JobOutcome.Succeeded ? LogLevel.LOG_LEVEL_INFO : LogLevel.LOG_LEVEL_ERROR,
         "job " + assignment.getLease().getJobId() + " "
             + outcome.wire().name().replace("JOB_OUTCOME_", "").toLowerCase(java.util.Locale.ROOT)
             + (outcome.message().isEmpty() ? "" : ": " + outcome.message()));
+    result.setLastLogSeq(pipeline.lastSeq()).setRedactedCount(pipeline.redactedCount());
+    return spool.writeResult(result.build(), payloads);
+  }
+
+  /**
+   * Delivers a spooled result: the log first, so a finished job's log is complete when the
+   * control plane marks it finished, then the payloads and CompleteJob, repeated on retryable
+   * failures until acknowledged.
+   */
+  Delivery deliver(JobSpool.SpooledResult spooled) throws Exception {
+    String jobId = assignment.getLease().getJobId();
     while (!pipeline.awaitDelivered(Duration.ofSeconds(1))) {
       if (settings.lifecycle().deliveryAbandoned()) {
-        return false;
+        return Delivery.ABANDONED;
       }
-      log.info("job {}: waiting to deliver its log before the result ({})",
-          assignment.getLease().getJobId(), pipeline.deliveryProblem());
+      log.info("job {}: waiting to deliver its log before the result ({})", jobId,
+          pipeline.deliveryProblem());
     }
-    result.setLastLogSeq(pipeline.lastSeq()).setRedactedCount(pipeline.redactedCount());
+    CompleteJobRequest.Builder result = spooled.request().toBuilder();
     Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(30));
     while (true) {
       try {
-        if (hasState) {
-          result.setState(calls.upload(PayloadKind.PAYLOAD_KIND_STATE, state));
-        }
-        if (produced.planFile != null && Files.exists(produced.planFile)) {
-          result.setPlanFile(calls.upload(PayloadKind.PAYLOAD_KIND_PLAN_FILE, produced.planFile));
-        }
-        if (produced.planJson != null && Files.exists(produced.planJson)) {
-          result.setPlanJson(calls.upload(PayloadKind.PAYLOAD_KIND_PLAN_JSON, produced.planJson));
+        for (Map.Entry<PayloadKind, Path> p : spooled.payloads().entrySet()) {
+          PayloadRef ref = calls.upload(p.getKey(), p.getValue());
+          switch (p.getKey()) {
+            case PAYLOAD_KIND_STATE -> result.setState(ref);
+            case PAYLOAD_KIND_PLAN_FILE -> result.setPlanFile(ref);
+            case PAYLOAD_KIND_PLAN_JSON -> result.setPlanJson(ref);
+            default -> log.warn("job {}: spooled payload {} has no place in the result", jobId,
+                p.getKey());
+          }
         }
         CompleteJobResponse response = calls.complete(result.build());
         if (response.getStateKeptAside()) {
           log.warn("job {}: the control plane kept the state aside instead of adopting it",
-              assignment.getLease().getJobId());
+              jobId);
         }
-        log.info("job {}: result acknowledged ({})", assignment.getLease().getJobId(),
-            outcome.wire());
-        return response.getAcknowledged();
+        log.info("job {}: result acknowledged ({})", jobId, result.getOutcome());
+        return response.getAcknowledged() ? Delivery.ACKNOWLEDGED : Delivery.REFUSED;
       } catch (Exception e) {
         Failure f = Failure.of(e);
         // An auth failure may be fixed by new credentials while the agent waits for them;
         // a refusal of this result (stale lease, bad request) will not change.
         if (f.kind() == Failure.Kind.REFUSED || f.kind() == Failure.Kind.DENIED
             || f.kind() == Failure.Kind.PROTOCOL) {
-          log.error("job {}: the control plane refused the result: {}",
-              assignment.getLease().getJobId(), f.message());
-          return false;
+          log.error("job {}: the control plane refused the result: {}", jobId, f.message());
+          return Delivery.REFUSED;
         }
         if (settings.lifecycle().deliveryAbandoned()) {
-          return false;
+          return Delivery.ABANDONED;
         }
-        log.warn("job {}: delivering the result failed, will retry: {}",
-            assignment.getLease().getJobId(), f.message());
+        log.warn("job {}: delivering the result failed, will retry: {}", jobId, f.message());
         Thread.sleep(backoff.next().toMillis());
       }
     }

@@ -43,6 +43,8 @@ final class StageRunner {
   private final Duration stageTimeout;
   private final DiskBudget diskBudget;
   private LimitsInForce reportedLimits;
+  /** Commands an earlier agent process started, taken in order instead of starting anew. */
+  private final java.util.Deque<TerraformRun> recorded = new java.util.ArrayDeque<>();
 
   /** @param diskBudget checked while each command runs; null for none */
   StageRunner(String jobId, LogPipeline pipeline, Redactor redactor, Duration grace,
@@ -53,6 +55,35 @@ final class StageRunner {
     this.pipeline = pipeline;
     this.redactor = redactor;
     this.grace = grace;
+  }
+
+  /**
+   * Resumes a job after an agent restart: the next commands the workflow asks for are the ones
+   * the earlier process started (running or ended), as long as they match; then new ones.
+   */
+  void replay(java.util.List<TerraformRun> runs) {
+    recorded.addAll(runs);
+  }
+
+  /** The recorded command for this stage, or null to start a new one. */
+  private TerraformRun recorded(Stage stage) {
+    TerraformRun run = recorded.pollFirst();
+    if (run == null) {
+      return null;
+    }
+    String expected = switch (stage) {
+      case STAGE_INIT -> "init";
+      case STAGE_PLAN -> "plan";
+      case STAGE_APPLY, STAGE_DESTROY -> "apply";
+      case STAGE_SHOW -> "show";
+      default -> stage.name();
+    };
+    if (!expected.equals(run.stage())) {
+      recorded.clear();
+      throw new IllegalStateException("the commands recorded in the job directory (terraform "
+          + run.stage() + " next) do not match the job's workflow (terraform " + expected + ")");
+    }
+    return run;
   }
 
   LogPipeline pipeline() {
@@ -104,14 +135,17 @@ final class StageRunner {
     if (cancelReason != null) {
       return new JobOutcome.Cancelled(cancelReason, -1);
     }
-    TerraformRun run = start.start();
+    TerraformRun resumed = recorded(stage);
+    TerraformRun run = resumed != null ? resumed : start.start();
     current = run;
     last = run;
     if (cancelReason != null) {
       // The cancel arrived while the command was being launched.
       stopInBackground(run);
     }
-    reportLimits(stage, run.process().limitsInForce());
+    if (resumed == null) {
+      reportLimits(stage, run.process().limitsInForce());
+    }
     // Ends when the command has recorded its exit status, or when it is gone without one (the
     // wrapper itself was killed).
     Watch watch = new Watch(run, stage);
@@ -198,7 +232,8 @@ final class StageRunner {
     if (cancelReason != null) {
       return new JobOutcome.Cancelled(cancelReason, -1);
     }
-    TerraformRun run = start.start();
+    TerraformRun resumed = recorded(stage);
+    TerraformRun run = resumed != null ? resumed : start.start();
     current = run;
     if (cancelReason != null) {
       stopInBackground(run);

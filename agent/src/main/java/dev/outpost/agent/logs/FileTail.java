@@ -4,11 +4,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.function.Consumer;
 
 /**
  * Reads complete lines that a process appends to a file, from a byte offset on. The offset is
@@ -16,6 +14,11 @@ import java.util.function.Consumer;
  * last partial line once the writer has finished).
  */
 final class FileTail {
+  /** Receives one line (without its newline), its offset and the offset just past it. */
+  interface LineSink {
+    void line(String text, long start, long end);
+  }
+
   private final Path file;
   private long offset;
   private byte[] partial = new byte[0];
@@ -31,47 +34,52 @@ final class FileTail {
   }
 
   /**
-   * Hands every new complete line (without its newline) to {@code lines}; with {@code finished},
-   * also the last line when it lacks a newline. Returns the number of lines read.
+   * Hands new complete lines to {@code sink}, reading at most about {@code maxBytes}; with
+   * {@code finished}, also the last line when it lacks a newline. Returns true when the end of
+   * the file was reached (a missing file counts as ended).
    */
-  int poll(boolean finished, Consumer<String> lines) throws IOException {
-    int count = 0;
+  boolean poll(boolean finished, long maxBytes, LineSink sink) throws IOException {
+    long read = 0;
+    boolean end = false;
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       ch.position(offset + partial.length);
       while (true) {
+        if (read >= maxBytes) {
+          break;
+        }
         buffer.clear();
         int n = ch.read(buffer);
         if (n <= 0) {
+          end = true;
           break;
         }
+        read += n;
         byte[] data = new byte[partial.length + n];
         System.arraycopy(partial, 0, data, 0, partial.length);
         System.arraycopy(buffer.array(), 0, data, partial.length, n);
         int start = 0;
         for (int i = 0; i < data.length; i++) {
           if (data[i] == '\n') {
-            int end = i > start && data[i - 1] == '\r' ? i - 1 : i;
-            lines.accept(new String(data, start, end - start, StandardCharsets.UTF_8));
+            int stop = i > start && data[i - 1] == '\r' ? i - 1 : i;
+            long lineStart = offset;
             offset += i + 1 - start;
+            sink.line(new String(data, start, stop - start, StandardCharsets.UTF_8), lineStart,
+                offset);
             start = i + 1;
-            count++;
           }
         }
         partial = java.util.Arrays.copyOfRange(data, start, data.length);
       }
     } catch (NoSuchFileException e) {
-      return 0;
+      return true;
     }
-    if (finished && partial.length > 0) {
-      lines.accept(new String(partial, StandardCharsets.UTF_8));
+    if (end && finished && partial.length > 0) {
+      long lineStart = offset;
       offset += partial.length;
+      byte[] last = partial;
       partial = new byte[0];
-      count++;
+      sink.line(new String(last, StandardCharsets.UTF_8), lineStart, offset);
     }
-    return count;
-  }
-
-  boolean exists() {
-    return Files.exists(file);
+    return end;
   }
 }

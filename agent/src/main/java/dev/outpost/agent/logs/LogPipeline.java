@@ -1,5 +1,7 @@
 package dev.outpost.agent.logs;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.agent.daemon.Backoff;
 import dev.outpost.agent.daemon.Failure;
 import dev.outpost.proto.Times;
@@ -8,92 +10,218 @@ import dev.outpost.proto.v1.LogLevel;
 import dev.outpost.proto.v1.LogStream;
 import dev.outpost.proto.v1.Stage;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One job's log: reads Terraform's output files as they grow, redacts each line, numbers it
- * (per-job sequence from 1) and sends batches to the control plane from a sender thread,
- * keeping every entry until the control plane acknowledges its sequence. A failed send is
+ * One job's log: reads Terraform's output files and the agent's own message file as they grow,
+ * redacts each line, numbers it (per-job sequence from 1) and sends batches to the control
+ * plane from a sender thread, keeping every entry until the control plane acknowledges its
+ * sequence. Before a batch goes out, its checkpoint is forced to the {@link LogJournal}; a
+ * restarted agent starts a new pipeline at the checkpoint the control plane's acknowledgement
+ * names and numbers exactly the lines the control plane does not have. A failed send is
  * repeated with the same entries; the control plane ignores the ones it already has.
+ *
+ * <p>Memory stays bounded however slow the control plane is: the reader stops taking lines
+ * from the files while {@value #MAX_BUFFERED_BYTES} bytes wait for acknowledgement (the files
+ * are the buffer).
  */
 public final class LogPipeline implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LogPipeline.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
   /** Lines longer than this travel as several parts (see LogEntry.line_id). */
   static final int MAX_PART_CHARS = 64 * 1024;
-  private static final int MAX_BATCH_ENTRIES = 1000;
+  private static final int MAX_BATCH_ENTRIES = 5000;
   private static final int MAX_BATCH_BYTES = 1 << 20;
+  /** The journal is forced at most this often, unless {@link #SYNC_BYTES} wait to be sent. */
+  static final Duration SYNC_INTERVAL = Duration.ofMillis(50);
+  static final int SYNC_BYTES = 256 * 1024;
+  static final long MAX_BUFFERED_BYTES = 8L << 20;
+  private static final long READ_CHUNK = 1 << 20;
   private static final Duration POLL = Duration.ofMillis(10);
+  private static final String PARTS = "#parts";
 
   /** Sends a batch; returns the highest contiguous sequence the control plane has stored. */
   public interface Sink {
     long send(List<LogEntry> batch) throws Exception;
   }
 
+  /**
+   * An entry waiting for acknowledgement, with where its source file stands after it: the
+   * offset past its line, or for a part that is not a line's last, the line's own offset and
+   * the number of its parts numbered so far.
+   */
+  private record Pending(LogEntry entry, String source, long offset, int partsDone,
+      long nextLineId) {}
+
   private final String jobId;
   private final Redactor redactor;
   private final Sink sink;
   private final Clock clock;
-  private final Deque<LogEntry> unacked = new ArrayDeque<>();
+  private final LogJournal journal;
+  private final Deque<Pending> unacked = new ArrayDeque<>();
+  private final Map<String, FileTail> tails = new HashMap<>();
+  /** Where each file stands after the last checkpoint written to the journal. */
+  private final Map<String, Long> journaled;
+  /** Parts of a long line to skip, by source, when resuming in the middle of that line. */
+  private final Map<String, Integer> skipParts = new HashMap<>();
+  private final Object agentTailLock = new Object();
   private final Thread sender;
-  private long nextSeq = 1;
-  private long nextLineId = 1;
+  private long nextSeq;
+  private long nextLineId;
+  private long journaledSeq;
+  private long journaledLineId;
   private long acked;
+  private long unackedBytes;
+  private long lastSync = System.nanoTime() - SYNC_INTERVAL.toNanos();
   private volatile boolean closed;
   private volatile String deliveryProblem;
   private boolean refused;
 
-  public LogPipeline(String jobId, Redactor redactor, Sink sink, Clock clock) {
+  /** A pipeline for a job whose log starts at {@code from} (START, or where a restart resumes). */
+  public LogPipeline(String jobId, Redactor redactor, Sink sink, Clock clock, LogJournal journal,
+      LogJournal.Checkpoint from) {
     this.jobId = jobId;
     this.redactor = redactor;
     this.sink = sink;
     this.clock = clock;
+    this.journal = journal;
+    this.nextSeq = from.nextSeq();
+    this.nextLineId = from.nextLineId();
+    this.journaledSeq = from.lastSeq();
+    this.journaledLineId = from.nextLineId();
+    this.acked = from.lastSeq();
+    this.journaled = new TreeMap<>();
+    from.positions().forEach((key, value) -> {
+      if (key.endsWith(PARTS)) {
+        skipParts.put(key.substring(0, key.length() - PARTS.length()), value.intValue());
+      } else {
+        journaled.put(key, value);
+      }
+    });
     this.sender = new Thread(this::sendLoop, "logs-" + jobId);
     this.sender.setDaemon(true);
     this.sender.start();
   }
 
-  /** A message from the agent itself about this job. */
+  /** A message from the agent itself about this job (written to the journal's message file). */
   public void agentMessage(Stage stage, LogLevel level, String text) {
-    add(stage, LogStream.LOG_STREAM_AGENT, text, level);
+    try {
+      journal.appendAgentLine(encodeAgentLine(stage, level, text));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the job's agent messages to "
+          + journal.agentLog() + ": " + e.getMessage(), e);
+    }
+    readAgentMessages();
+  }
+
+  /**
+   * Like {@link #agentMessage}, unless the same message is already the last one written (by an
+   * agent process that stopped before it could finish the job).
+   */
+  public void agentMessageOnce(Stage stage, LogLevel level, String text) throws IOException {
+    if (journal.lastAgentLine().equals(encodeAgentLine(stage, level, text))) {
+      readAgentMessages();
+      return;
+    }
+    agentMessage(stage, level, text);
+  }
+
+  private static String encodeAgentLine(Stage stage, LogLevel level, String text) {
+    return JSON.createObjectNode().put("stage", stage.name()).put("level", level.name())
+        .put("text", text).toString();
+  }
+
+  /** Reads the agent messages written so far (an earlier agent process may have left some). */
+  public void readAgentMessages() {
+    synchronized (agentTailLock) {
+      try {
+        tail(LogJournal.AGENT_LOG, journal.agentLog()).poll(false, Long.MAX_VALUE,
+            (line, start, end) -> addAgentLine(line, start, end));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  private void addAgentLine(String line, long start, long end) {
+    Stage stage = Stage.STAGE_SETUP;
+    LogLevel level = LogLevel.LOG_LEVEL_INFO;
+    String text = line;
+    try {
+      JsonNode node = JSON.readTree(line);
+      stage = Stage.valueOf(node.path("stage").asText(stage.name()));
+      level = LogLevel.valueOf(node.path("level").asText(level.name()));
+      text = node.path("text").asText();
+    } catch (IOException | IllegalArgumentException e) {
+      // not one of ours (a torn write): passed on as it is
+    }
+    add(stage, LogStream.LOG_STREAM_AGENT, text, level, LogJournal.AGENT_LOG, start, end);
+  }
+
+  private FileTail tail(String source, Path file) {
+    synchronized (tails) {
+      return tails.computeIfAbsent(source, k -> new FileTail(file, journaled.getOrDefault(k, 0L)));
+    }
   }
 
   /**
    * Follows a process's output files until {@code finished} reports the process has ended and
    * everything it wrote has been read. A null {@code stdout} is not read (a secret payload).
+   * Files already read in part (by an agent process before a restart) are read on from there.
    */
   public void follow(Stage stage, Path stdout, Path stderr, BooleanSupplier finished)
       throws IOException, InterruptedException {
-    FileTail out = stdout == null ? null : new FileTail(stdout, 0);
-    FileTail err = new FileTail(stderr, 0);
+    FileTail out = stdout == null ? null : tail(stdout.getFileName().toString(), stdout);
+    FileTail err = tail(stderr.getFileName().toString(), stderr);
+    String outKey = stdout == null ? null : stdout.getFileName().toString();
+    String errKey = stderr.getFileName().toString();
     while (true) {
       // Read "finished" before the files: whatever was written before the exit is then
       // guaranteed to be seen by the final pass.
       boolean done = finished.getAsBoolean();
-      int n = (out == null ? 0
-          : out.poll(done, line -> add(stage, LogStream.LOG_STREAM_STDOUT, line, null)))
-          + err.poll(done, line -> add(stage, LogStream.LOG_STREAM_STDERR, line, null));
-      if (done) {
+      if (backedUp()) {
+        Thread.sleep(POLL.toMillis());
+        continue;
+      }
+      long before = lastSeq();
+      boolean ended = (out == null || out.poll(done, READ_CHUNK,
+          (line, start, end) -> add(stage, LogStream.LOG_STREAM_STDOUT, line, null, outKey,
+              start, end)))
+          & err.poll(done, READ_CHUNK, (line, start, end) -> add(stage,
+              LogStream.LOG_STREAM_STDERR, line, null, errKey, start, end));
+      if (done && ended) {
         return;
       }
-      if (n == 0) {
+      if (lastSeq() == before) {
         Thread.sleep(POLL.toMillis());
       }
     }
   }
 
-  private void add(Stage stage, LogStream stream, String rawLine, LogLevel level) {
+  /** Too much waits for acknowledgement: the reader pauses (unless the log is refused). */
+  private synchronized boolean backedUp() {
+    return unackedBytes >= MAX_BUFFERED_BYTES && !refused;
+  }
+
+  private void add(Stage stage, LogStream stream, String rawLine, LogLevel level, String source,
+      long start, long end) {
     String line = redactor.redact(rawLine);
     List<LogEntry> parts = new ArrayList<>();
-    if (line.length() <= MAX_PART_CHARS) {
+    boolean split = line.length() > MAX_PART_CHARS;
+    if (!split) {
       LogEntry.Builder e = LogLines.parse(stage, stream, line, clock.instant());
       // Decoding JSON can reveal a secret the escaped raw line hid from the first pass.
       e.setMessage(redactor.redact(e.getMessage()));
@@ -102,24 +230,37 @@ public final class LogPipeline implements AutoCloseable {
       }
       parts.add(e.build());
     } else {
-      long lineId = nextLineId++;
-      int part = 0;
-      for (int at = 0; at < line.length(); part++) {
-        int end = Math.min(line.length(), at + MAX_PART_CHARS);
-        if (end < line.length() && Character.isHighSurrogate(line.charAt(end - 1))) {
-          end--; // never split a character in two
+      for (int at = 0; at < line.length(); ) {
+        int stop = Math.min(line.length(), at + MAX_PART_CHARS);
+        if (stop < line.length() && Character.isHighSurrogate(line.charAt(stop - 1))) {
+          stop--; // never split a character in two
         }
-        String piece = line.substring(at, end);
+        String piece = line.substring(at, stop);
         parts.add(LogEntry.newBuilder().setStage(stage).setStream(stream).setRaw(piece)
             .setMessage(piece).setLevel(LogLevel.LOG_LEVEL_INFO)
-            .setTime(Times.timestamp(clock.instant())).setLineId(lineId).setPart(part)
-            .setLastPart(end >= line.length()).build());
-        at = end;
+            .setTime(Times.timestamp(clock.instant())).setPart(parts.size())
+            .setLastPart(stop >= line.length()).build());
+        at = stop;
       }
     }
     synchronized (this) {
-      for (LogEntry p : parts) {
-        unacked.addLast(p.toBuilder().setSeq(nextSeq++).build());
+      if (refused) {
+        return; // the control plane will take none of it; the result report says so
+      }
+      int skip = split ? skipParts.getOrDefault(source, 0) : 0;
+      skipParts.remove(source);
+      long lineId = split ? nextLineId++ : 0;
+      for (int i = 0; i < parts.size(); i++) {
+        boolean last = i == parts.size() - 1;
+        if (i < skip) {
+          continue; // numbered and stored before the agent restarted
+        }
+        LogEntry entry = parts.get(i).toBuilder().setSeq(nextSeq++).setLineId(lineId).build();
+        // Inside a long line, a resumed reader starts at the line and skips the parts sent.
+        unacked.addLast(last
+            ? new Pending(entry, source, end, 0, nextLineId)
+            : new Pending(entry, source, start, i + 1, lineId));
+        unackedBytes += entry.getSerializedSize();
       }
       notifyAll();
     }
@@ -158,30 +299,92 @@ public final class LogPipeline implements AutoCloseable {
     return deliveryProblem;
   }
 
+  /**
+   * Takes the next batch: the oldest unacknowledged entries. When the batch reaches past the
+   * last checkpoint a new one is forced to the journal first, at most every
+   * {@link #SYNC_INTERVAL} unless {@link #SYNC_BYTES} are waiting. Null when closed.
+   */
+  private synchronized List<LogEntry> nextBatch() throws InterruptedException, IOException {
+    while (true) {
+      while (unacked.isEmpty() && !closed) {
+        wait();
+      }
+      if (closed) {
+        return null;
+      }
+      long sinceSync = System.nanoTime() - lastSync;
+      boolean needsCheckpoint = unacked.peekLast().entry().getSeq() > journaledSeq;
+      if (needsCheckpoint && sinceSync < SYNC_INTERVAL.toNanos()
+          && unsentBytes() < SYNC_BYTES) {
+        wait(Math.max(1, (SYNC_INTERVAL.toNanos() - sinceSync) / 1_000_000));
+        continue;
+      }
+      List<LogEntry> batch = new ArrayList<>();
+      int bytes = 0;
+      Map<String, Long> positions = new TreeMap<>(journaled);
+      long lineId = journaledLineId;
+      for (Pending p : unacked) {
+        boolean full = batch.size() >= MAX_BATCH_ENTRIES || bytes >= MAX_BATCH_BYTES;
+        if (full) {
+          break;
+        }
+        batch.add(p.entry());
+        bytes += p.entry().getSerializedSize();
+        if (p.entry().getSeq() > journaledSeq) {
+          positions.put(p.source(), p.offset());
+          if (p.partsDone() > 0) {
+            positions.put(p.source() + PARTS, (long) p.partsDone());
+          } else {
+            positions.remove(p.source() + PARTS);
+          }
+          lineId = p.nextLineId();
+        }
+      }
+      long last = batch.get(batch.size() - 1).getSeq();
+      if (last > journaledSeq) {
+        journal.record(new LogJournal.Checkpoint(last + 1, lineId, positions));
+        lastSync = System.nanoTime();
+        journaledSeq = last;
+        journaledLineId = lineId;
+        journaled.clear();
+        journaled.putAll(positions);
+      }
+      return batch;
+    }
+  }
+
+  private long unsentBytes() {
+    long n = 0;
+    for (Pending p : unacked) {
+      if (p.entry().getSeq() > journaledSeq) {
+        n += p.entry().getSerializedSize();
+        if (n >= SYNC_BYTES) {
+          break;
+        }
+      }
+    }
+    return n;
+  }
+
   private void sendLoop() {
     Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
     while (!closed) {
       List<LogEntry> batch;
-      synchronized (this) {
-        while (unacked.isEmpty() && !closed) {
-          try {
-            wait();
-          } catch (InterruptedException e) {
-            return;
-          }
-        }
-        if (closed) {
+      try {
+        batch = nextBatch();
+      } catch (InterruptedException e) {
+        return;
+      } catch (IOException e) {
+        // Sending what the journal cannot record would break exactly-once after a restart.
+        deliveryProblem = "cannot write the log journal: " + e.getMessage();
+        log.error("job {}: {}; retrying", jobId, deliveryProblem);
+        if (!pause(backoff)) {
           return;
         }
-        batch = new ArrayList<>();
-        int bytes = 0;
-        for (LogEntry e : unacked) {
-          if (batch.size() >= MAX_BATCH_ENTRIES || bytes >= MAX_BATCH_BYTES) {
-            break;
-          }
-          batch.add(e);
-          bytes += e.getSerializedSize();
-        }
+        continue;
+      }
+      if (batch == null) {
+        return;
       }
       try {
         long ack = sink.send(batch);
@@ -189,8 +392,8 @@ public final class LogPipeline implements AutoCloseable {
         deliveryProblem = null;
         synchronized (this) {
           acked = Math.max(acked, ack);
-          while (!unacked.isEmpty() && unacked.peekFirst().getSeq() <= acked) {
-            unacked.removeFirst();
+          while (!unacked.isEmpty() && unacked.peekFirst().entry().getSeq() <= acked) {
+            unackedBytes -= unacked.removeFirst().entry().getSerializedSize();
           }
           notifyAll();
         }
@@ -210,12 +413,19 @@ public final class LogPipeline implements AutoCloseable {
           return;
         }
         log.warn("job {}: sending log entries failed, will retry: {}", jobId, f.message());
-        try {
-          Thread.sleep(backoff.next().toMillis());
-        } catch (InterruptedException ie) {
+        if (!pause(backoff)) {
           return;
         }
       }
+    }
+  }
+
+  private static boolean pause(Backoff backoff) {
+    try {
+      Thread.sleep(backoff.next().toMillis());
+      return true;
+    } catch (InterruptedException ie) {
+      return false;
     }
   }
 
@@ -226,5 +436,10 @@ public final class LogPipeline implements AutoCloseable {
       notifyAll();
     }
     sender.interrupt();
+    try {
+      journal.close();
+    } catch (IOException e) {
+      log.debug("job {}: closing the log journal: {}", jobId, e.toString());
+    }
   }
 }

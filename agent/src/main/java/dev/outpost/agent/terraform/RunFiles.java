@@ -19,6 +19,27 @@ record RunFiles(String stage, Path stdout, Path stderr, Path controlDir) {
     return jobDir.resolve(".outpost").resolve("run");
   }
 
+  /** The runs recorded in a job directory (their control directories), in the order started. */
+  static java.util.List<RunFiles> recorded(Path jobDir) throws IOException {
+    Path dir = runDir(jobDir);
+    java.util.TreeMap<Integer, RunFiles> runs = new java.util.TreeMap<>();
+    if (!Files.isDirectory(dir)) {
+      return java.util.List.of();
+    }
+    try (Stream<Path> entries = Files.list(dir)) {
+      for (Path p : (Iterable<Path>) entries::iterator) {
+        String name = p.getFileName().toString();
+        Matcher m = NUMBERED.matcher(name);
+        if (m.matches() && Files.isDirectory(p) && name.indexOf('-') > 0) {
+          String stage = name.substring(name.indexOf('-') + 1);
+          runs.put(Integer.parseInt(m.group(1)), new RunFiles(stage,
+              dir.resolve(name + ".stdout"), dir.resolve(name + ".stderr"), p));
+        }
+      }
+    }
+    return java.util.List.copyOf(runs.values());
+  }
+
   static synchronized RunFiles next(Path jobDir, String stage) throws IOException {
     Path dir = Files.createDirectories(runDir(jobDir));
     int highest = 0;

@@ -167,6 +167,23 @@ public final class Terraform {
     return start(SHOW, args, outputFile.toAbsolutePath(), null);
   }
 
+  /**
+   * The commands an earlier agent process started in this job directory, in order, each
+   * re-attached through its control files (running, ended with a status, or gone). Stops at
+   * a launch that never recorded a pid: it never ran.
+   */
+  public static List<TerraformRun> recordedRuns(Path jobDir) throws IOException {
+    List<TerraformRun> runs = new ArrayList<>();
+    for (RunFiles files : RunFiles.recorded(jobDir)) {
+      var process = dev.outpost.agent.sandbox.SandboxedProcess.reattach(files.controlDir());
+      if (process.isEmpty()) {
+        break;
+      }
+      runs.add(new TerraformRun(files.stage(), process.get(), files.stdout(), files.stderr()));
+    }
+    return runs;
+  }
+
   /** `version -json`, unsandboxed: it reads no configuration and ends at once. */
   public static TerraformVersion version(Path binary) throws IOException, InterruptedException {
     CommandLine line = new CommandLine(binary.toAbsolutePath().toString());

@@ -10,10 +10,10 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 
 /** Recursive delete that never follows a symlink: a job may plant one pointing anywhere. */
-final class Trees {
+public final class Trees {
   private Trees() {}
 
-  static void deleteRecursively(Path root) throws IOException {
+  public static void deleteRecursively(Path root) throws IOException {
     if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
       return;
     }

@@ -31,10 +31,19 @@ class LogPipelineTest {
     final List<LogEntry> stored = new ArrayList<>();
     final AtomicInteger calls = new AtomicInteger();
     int failFirst;
+    /** Every call after this many fails, as if the agent lost the control plane for good. */
+    volatile int failAfter = Integer.MAX_VALUE;
+    /** When set, the first call waits for it to open, then fails. */
+    java.util.concurrent.CountDownLatch firstCallGate;
 
     @Override
     public synchronized long send(List<LogEntry> batch) throws Exception {
-      if (calls.incrementAndGet() <= failFirst) {
+      int call = calls.incrementAndGet();
+      if (call == 1 && firstCallGate != null) {
+        firstCallGate.await();
+        throw io.grpc.Status.UNAVAILABLE.withDescription("injected outage").asException();
+      }
+      if (call <= failFirst || call > failAfter) {
         throw io.grpc.Status.UNAVAILABLE.withDescription("injected outage").asException();
       }
       for (LogEntry e : batch) {
@@ -44,6 +53,11 @@ class LogPipelineTest {
       }
       return stored.size();
     }
+  }
+
+  private LogPipeline pipeline(StoringSink sink, Redactor redactor) throws Exception {
+    return new LogPipeline("j", redactor, sink, Clock.systemUTC(),
+        new LogJournal(tmp.resolve("spool")), LogJournal.Checkpoint.START);
   }
 
   @Test
@@ -57,8 +71,7 @@ class LogPipelineTest {
     Path out = Files.writeString(tmp.resolve("out"), "before\n" + line + "\nafter\n");
     Path err = Files.writeString(tmp.resolve("err"), "");
     StoringSink sink = new StoringSink();
-    try (LogPipeline pipeline = new LogPipeline("j", new Redactor(List.of()), sink,
-        Clock.systemUTC())) {
+    try (LogPipeline pipeline = pipeline(sink, new Redactor(List.of()))) {
       pipeline.follow(Stage.STAGE_APPLY, out, err, () -> true);
       assertThat(pipeline.awaitDelivered(Duration.ofSeconds(30))).isTrue();
     }
@@ -83,8 +96,7 @@ class LogPipelineTest {
     Path err = Files.writeString(tmp.resolve("err"), "");
     StoringSink sink = new StoringSink();
     sink.failFirst = 3;
-    try (LogPipeline pipeline = new LogPipeline("j", new Redactor(List.of()), sink,
-        Clock.systemUTC())) {
+    try (LogPipeline pipeline = pipeline(sink, new Redactor(List.of()))) {
       pipeline.follow(Stage.STAGE_APPLY, out, err, () -> true);
       assertThat(pipeline.awaitDelivered(Duration.ofSeconds(30))).isTrue();
       assertThat(pipeline.lastSeq()).isEqualTo(5000);
@@ -101,8 +113,7 @@ class LogPipelineTest {
     Path err = Files.writeString(tmp.resolve("err"), "");
     StoringSink sink = new StoringSink();
     AtomicInteger polls = new AtomicInteger();
-    try (LogPipeline pipeline = new LogPipeline("j", new Redactor(List.of("secret-value")), sink,
-        Clock.systemUTC())) {
+    try (LogPipeline pipeline = pipeline(sink, new Redactor(List.of("secret-value")))) {
       pipeline.follow(Stage.STAGE_APPLY, out, err, () -> {
         // The writer finishes the line (with a secret split across the two writes) after the
         // reader has already seen the first half.
@@ -120,5 +131,80 @@ class LogPipelineTest {
     }
     assertThat(sink.stored).extracting(LogEntry::getRaw)
         .containsExactly("first half second half " + Redactor.MASK);
+  }
+
+  /**
+   * An agent process that dies mid-log, then a new one that resumes from the journal at what
+   * the control plane stored: every line arrives once, in order, also when the cut falls
+   * inside a long line's parts, and agent messages written by the first process are not lost.
+   */
+  @Test
+  void aRestartedPipeline_resumesAtTheAcknowledgedCheckpoint_withNothingLostOrDoubled()
+      throws Exception {
+    StringBuilder big = new StringBuilder();
+    while (big.length() < (1 << 20)) {
+      big.append("0123456789abcdef");
+    }
+    List<String> expected = new ArrayList<>();
+    StringBuilder text = new StringBuilder();
+    for (int i = 1; i <= 3000; i++) {
+      String line = i == 10 ? big.toString() : "line " + i;
+      text.append(line).append('\n');
+      expected.add(line);
+    }
+    Path out = Files.writeString(tmp.resolve("03-apply.stdout"), text);
+    Path err = Files.writeString(tmp.resolve("03-apply.stderr"), "");
+    StoringSink sink = new StoringSink();
+    // The first call fails once everything is queued; its retry takes a full batch (1 MiB,
+    // so it ends inside the long line) and is stored; nothing after that.
+    sink.firstCallGate = new java.util.concurrent.CountDownLatch(1);
+    sink.failAfter = 2;
+    try (LogPipeline first = pipeline(sink, new Redactor(List.of()))) {
+      first.agentMessage(Stage.STAGE_SETUP, dev.outpost.proto.v1.LogLevel.LOG_LEVEL_INFO,
+          "before apply");
+      first.follow(Stage.STAGE_APPLY, out, err, () -> true);
+      first.agentMessage(Stage.STAGE_APPLY, dev.outpost.proto.v1.LogLevel.LOG_LEVEL_INFO,
+          "after apply");
+      sink.firstCallGate.countDown();
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+          .until(() -> sink.calls.get() > 2);
+    }
+    long acked = sink.stored.size();
+    assertThat(acked).isGreaterThan(1).isLessThan(3000);
+    assertThat(sink.stored.get((int) acked - 1).getLastPart())
+        .as("the first batch ends inside the long line").isFalse();
+
+    sink.failAfter = Integer.MAX_VALUE;
+    LogJournal journal = new LogJournal(tmp.resolve("spool"));
+    LogJournal.Checkpoint at = journal.resumeAt(acked);
+    assertThat(at.lastSeq()).isEqualTo(acked);
+    try (LogPipeline second = new LogPipeline("j", new Redactor(List.of()), sink,
+        Clock.systemUTC(), journal, at)) {
+      second.follow(Stage.STAGE_APPLY, out, err, () -> true);
+      second.readAgentMessages();
+      assertThat(second.awaitDelivered(Duration.ofSeconds(30))).isTrue();
+    }
+    List<String> lines = new ArrayList<>();
+    StringBuilder joined = null;
+    for (LogEntry e : sink.stored) {
+      if (e.getLineId() == 0) {
+        lines.add(e.getRaw());
+      } else {
+        joined = e.getPart() == 0 ? new StringBuilder() : joined;
+        joined.append(e.getRaw());
+        if (e.getLastPart()) {
+          lines.add(joined.toString());
+        }
+      }
+    }
+    List<String> all = new ArrayList<>();
+    all.add("before apply");
+    all.addAll(expected);
+    all.add("after apply");
+    assertThat(lines).hasSize(all.size());
+    assertThat(lines).isEqualTo(all);
+    for (int i = 0; i < sink.stored.size(); i++) {
+      assertThat(sink.stored.get(i).getSeq()).isEqualTo(i + 1L);
+    }
   }
 }
