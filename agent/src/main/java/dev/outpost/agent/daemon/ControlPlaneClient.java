@@ -23,9 +23,11 @@ public final class ControlPlaneClient implements AutoCloseable {
   }
 
   private ManagedChannel newChannel() {
+    // A connection that went silent (a stalled proxy, a peer gone without a FIN) is noticed
+    // within 15 s; gRPC does not ping more often than every 10 s, and the stub permits that.
     return NettyChannelBuilder.forTarget(target, credentials.channelCredentials())
-        .keepAliveTime(30, TimeUnit.SECONDS)
-        .keepAliveTimeout(10, TimeUnit.SECONDS)
+        .keepAliveTime(10, TimeUnit.SECONDS)
+        .keepAliveTimeout(5, TimeUnit.SECONDS)
         .keepAliveWithoutCalls(true)
         .maxInboundMessageSize(8 << 20)
         .build();

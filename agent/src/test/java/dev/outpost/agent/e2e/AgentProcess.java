@@ -64,6 +64,21 @@ final class AgentProcess implements AutoCloseable {
     return start(command, output, env);
   }
 
+  /**
+   * Under the launcher {@code packaging/bin/outpost-agent}, which supervises the JVM (restarts
+   * it when it dies abnormally) as systemd or a container runtime would run it.
+   */
+  static AgentProcess startSupervised(Options options, Path output,
+      java.util.Map<String, String> env) throws IOException {
+    List<String> command = new ArrayList<>(List.of(
+        Jars.repoRoot().resolve("packaging/bin/outpost-agent").toString()));
+    command.addAll(options.arguments());
+    java.util.Map<String, String> withJar = new java.util.HashMap<>(env);
+    withJar.put("OUTPOST_AGENT_JAR", Jars.agent().toString());
+    withJar.put("JAVA_HOME", Path.of(Jars.java()).getParent().getParent().toString());
+    return start(command, output, withJar);
+  }
+
   static AgentProcess start(List<String> command, Path output) throws IOException {
     return start(command, output, java.util.Map.of());
   }
@@ -89,6 +104,26 @@ final class AgentProcess implements AutoCloseable {
 
   long pid() {
     return process.pid();
+  }
+
+  /** The agent's JVM: this process, or under the launcher its java child. */
+  Optional<ProcessHandle> jvm() {
+    if (process.info().command().orElse("").endsWith("java")) {
+      return Optional.of(process.toHandle());
+    }
+    return process.children().filter(c -> c.info().command().orElse("").endsWith("java"))
+        .findFirst();
+  }
+
+  /** SIGTERM, without waiting: the agent drains. */
+  void terminate() {
+    process.destroy();
+  }
+
+  /** SIGKILL to this process alone (under the launcher, the JVM lives on). */
+  void kill() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor(10, TimeUnit.SECONDS);
   }
 
   String output() throws IOException {

@@ -23,15 +23,16 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Faults during an apply, triggered by what the stub has stored or the agent has logged, never
- * by sleeping. The job's local-exec prints numbered lines, waits for a gate file, then prints
- * more; the fault strikes while it waits, and the gate opens right after it. Afterwards the log
- * on the stub must equal Terraform's output line for line, and the state must be stored. The
- * agent dials the stub through a TCP proxy the test owns.
+ * by sleeping. The job's local-exec prints 20,000 numbered lines at a bounded rate, half of them
+ * before it waits for a gate file; the fault strikes once the stub has stored the line before
+ * the gate, and the gate opens right after it. Afterwards the log on the stub must equal
+ * Terraform's output line for line, the state must be stored, and no process of the test may
+ * be left. The agent dials the stub through a TCP proxy the test owns.
  */
 class FaultIT {
   private static final Duration WAIT = Duration.ofSeconds(120);
-  private static final int BEFORE = 200;
-  private static final int AFTER = 200;
+  private static final int BEFORE = 10_000;
+  private static final int AFTER = 10_000;
   private static final List<String> TABLE = Collections.synchronizedList(new ArrayList<>());
 
   @TempDir
@@ -49,27 +50,41 @@ class FaultIT {
   @BeforeEach
   void startStubProxyAgentAndJob(org.junit.jupiter.api.TestInfo test) throws Exception {
     // The lease test needs leases that lapse within the test; the others keep the default.
-    List<String> serveFlags = test.getTestMethod().orElseThrow().getName().startsWith("lease")
+    String name = test.getTestMethod().orElseThrow().getName();
+    List<String> serveFlags = name.startsWith("lease")
         ? List.of("--lease-ttl", "PT3S") : List.of();
     stub = StubProcess.start(Files.createDirectories(tmp.resolve("stub")),
         List.of("localhost", "127.0.0.1"), serveFlags);
     proxy = new TcpProxy(stub.agentPort());
-    agent = stub.startAgent(tmp, "agent-1", "localhost:" + proxy.port(), List.of(), Map.of());
+    // The drain row drains for real; the others keep the tests' immediate stop.
+    agent = startAgent(name.startsWith("drain") ? List.of("--drain-timeout", "PT5M") : List.of(),
+        name.startsWith("supervised"));
     Path config = Files.createDirectories(tmp.resolve("config"));
     Files.writeString(config.resolve("main.tf"), """
         resource "terraform_data" "lines" {
           provisioner "local-exec" {
             command = <<-EOT
-              i=1; while [ $i -le %1$d ]; do echo "line $i"; i=$((i+1)); done
+              i=1
+              while [ $i -le %1$d ]; do
+                echo "line $i"; i=$((i+1)); if [ $((i %% 500)) -eq 0 ]; then sleep 0.05; fi
+              done
               while [ ! -e release.gate ]; do sleep 0.05; done
-              while [ $i -le %2$d ]; do echo "line $i"; i=$((i+1)); done
+              while [ $i -le %2$d ]; do
+                echo "line $i"; i=$((i+1)); if [ $((i %% 500)) -eq 0 ]; then sleep 0.05; fi
+              done
             EOT
           }
         }
         """.formatted(BEFORE, BEFORE + AFTER));
     job = stub.submitApply(config, "acme", "ws", Map.of(), Map.of());
     await("line " + BEFORE + " stored").atMost(WAIT).pollInterval(Duration.ofMillis(50))
-        .until(() -> ApplyEndToEndIT.provisionerLines(stub.logs(job.getId())).contains("line " + BEFORE));
+        .until(() -> stub.job(job.getId()).getLogEntries() >= BEFORE
+            && ApplyEndToEndIT.provisionerLines(stub.logs(job.getId())).contains("line " + BEFORE));
+  }
+
+  private AgentProcess startAgent(List<String> flags, boolean supervised) throws Exception {
+    return stub.startAgent(tmp, "agent-1", "localhost:" + proxy.port(), flags, Map.of(),
+        supervised);
   }
 
   @AfterEach
@@ -139,6 +154,55 @@ class FaultIT {
     // The job was marked interrupted when its lease lapsed; the result that came later is
     // stored with Terraform's real outcome, flagged late.
     assertThat(done.getLate()).as("stored, flagged late").isTrue();
+  }
+
+  @Test
+  void networkStalledMidApply() throws Exception {
+    survives("network stalled mid-apply (connections open, nothing moves) until noticed", () -> {
+      long lost = lostConnections();
+      proxy.stall();
+      release();
+      await("the agent noticed the stall").atMost(WAIT).pollInterval(Duration.ofMillis(100))
+          .until(() -> lostConnections() > lost);
+      proxy.restore();
+    });
+  }
+
+  @Test
+  void supervisedJvmKilledMidApply_theLauncherRestartsItAndTheJobResumes() throws Exception {
+    ProcessHandle first = agent.jvm().orElseThrow();
+    survives("agent JVM killed (SIGKILL) while lines flow; the launcher restarts it", () -> {
+      release();
+      await("lines flowing").atMost(WAIT).pollInterval(Duration.ofMillis(10))
+          .until(() -> stub.job(job.getId()).getLogEntries() >= BEFORE + 2000);
+      assertThat(first.destroyForcibly()).isTrue();
+      first.onExit().get();
+      await("a new JVM under the launcher").atMost(WAIT).pollInterval(Duration.ofMillis(100))
+          .until(() -> agent.jvm().filter(j -> j.pid() != first.pid()).isPresent());
+    });
+    assertThat(agent.isAlive()).as("the launcher lives on").isTrue();
+    assertThat(agent.output()).contains("starting it again").contains("resumed from");
+  }
+
+  @Test
+  void wholeAgentKilledMidApply_andStartedAgainByHand() throws Exception {
+    survives("whole agent killed (SIGKILL) mid-apply, started again by hand", () -> {
+      agent.kill();
+      release();
+      await("Terraform finished while no agent ran").atMost(WAIT)
+          .pollInterval(Duration.ofMillis(100)).until(this::terraformDone);
+      agent = startAgent(List.of(), false);
+    });
+  }
+
+  @Test
+  void drainOnSigtermWithAJobRunning() throws Exception {
+    survives("SIGTERM with a job running: drained, the job finishes", () -> {
+      agent.terminate();
+      await("draining").atMost(WAIT).pollInterval(Duration.ofMillis(50))
+          .until(() -> agent.output().contains("draining"));
+    });
+    assertThat(agent.awaitExit(WAIT)).as("exit code after the drain").contains(0);
   }
 
   /** Strikes, opens the gate, and checks that the whole log and the state arrived. */

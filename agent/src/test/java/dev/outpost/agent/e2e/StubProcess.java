@@ -189,13 +189,25 @@ final class StubProcess implements AutoCloseable {
   /** As above, with the agent dialing {@code target} (a proxy in front of this stub). */
   AgentProcess startAgent(Path dir, String name, String target, List<String> flags,
       Map<String, String> env) throws IOException {
+    return startAgent(dir, name, target, flags, env, false);
+  }
+
+  /** As above; {@code supervised} runs it under the launcher, as systemd or a pod would. */
+  AgentProcess startAgent(Path dir, String name, String target, List<String> flags,
+      Map<String, String> env, boolean supervised) throws IOException {
     Path keyFile = Files.writeString(dir.resolve(name + ".org.key"), createKey("acme", Map.of()));
     TestPki.Client client = pki.client("acme", name);
     List<String> extra = new ArrayList<>(List.of("--name", name));
     extra.addAll(flags);
-    return AgentProcess.start(new AgentProcess.Options(target, pki.ca(), client.cert(),
-        client.key(), keyFile, dir.resolve("state"), dir.resolve("work"), extra),
-        dir.resolve(name + ".log"), env);
+    AgentProcess.Options options = new AgentProcess.Options(target, pki.ca(), client.cert(),
+        client.key(), keyFile, dir.resolve("state"), dir.resolve("work"), extra);
+    Path output = dir.resolve(name + ".log");
+    if (Files.exists(output)) {
+      // a second agent process on the same directories (restarted by hand): keep the first log
+      output = dir.resolve(name + "." + System.nanoTime() + ".log");
+    }
+    return supervised ? AgentProcess.startSupervised(options, output, env)
+        : AgentProcess.start(options, output, env);
   }
 
   Job job(String id) {

@@ -13,13 +13,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
 /**
  * A TCP proxy on loopback that the test owns, between the agent and the stub, to break the
  * network on purpose: {@link #reset()} drops every connection with a RST, {@link #cut()} also
- * refuses new ones until {@link #restore()}. Plain byte forwarding: TLS stays end to end.
+ * refuses new ones until {@link #restore()}, {@link #stall()} keeps them open but silent. Plain byte forwarding: TLS stays end to end.
  */
 final class TcpProxy implements AutoCloseable {
   private final ServerSocket server;
   private final int targetPort;
   private final List<Socket> open = new CopyOnWriteArrayList<>();
   private volatile boolean refusing;
+  private volatile boolean stalled;
   private volatile int accepted;
 
   TcpProxy(int targetPort) throws IOException {
@@ -52,8 +53,17 @@ final class TcpProxy implements AutoCloseable {
     reset();
   }
 
+  /**
+   * Connections stay open but carry nothing, in either direction, until {@link #restore()}:
+   * a peer that stopped answering without closing anything.
+   */
+  void stall() {
+    stalled = true;
+  }
+
   void restore() {
     refusing = false;
+    stalled = false;
   }
 
   private void acceptLoop() {
@@ -83,10 +93,13 @@ final class TcpProxy implements AutoCloseable {
       byte[] buffer = new byte[16 * 1024];
       try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
         for (int n; (n = in.read(buffer)) >= 0; ) {
+          while (stalled && !from.isClosed()) {
+            Thread.sleep(10);
+          }
           out.write(buffer, 0, n);
           out.flush();
         }
-      } catch (IOException e) {
+      } catch (IOException | InterruptedException e) {
         // reset or closed
       } finally {
         abort(from);
