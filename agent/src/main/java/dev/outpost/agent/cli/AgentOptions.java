@@ -131,6 +131,12 @@ final class AgentOptions {
           + "least 4 KiB; over it the job fails. 0: no budget (default: ${DEFAULT-VALUE}).")
   long jobDiskBudget;
 
+  @Option(names = "--job-log-limit", defaultValue = "512MiB", converter = SizeConverter.class,
+      description = "Most log one job may produce (bytes of its lines); a warning goes to the "
+          + "job log at 80%%, and at the limit the job is stopped and fails. Every line "
+          + "produced is still delivered. 0: no limit (default: ${DEFAULT-VALUE}).")
+  long jobLogLimit;
+
   @Option(names = "--limit-open-files", defaultValue = "4096",
       description = "Open files per Terraform process (RLIMIT_NOFILE). 0: not limited "
           + "(default: ${DEFAULT-VALUE}).")
@@ -163,7 +169,7 @@ final class AgentOptions {
         providerCache != null ? providerCache : workDir.resolve(".providers"),
         providerCacheMaxBytes, providerMirrors, passEnv, grantFiles, hidePaths,
         AgentConfig.limits(limitOpenFiles, limitFileSize, limitProcesses, limitMemory, limitCpu),
-        networkCeiling, jobDiskBudget, drainTimeout);
+        networkCeiling, jobDiskBudget, drainTimeout, jobLogLimit);
   }
 
   /** Sizes written as bytes or with a binary unit; the message names the option. */

@@ -70,7 +70,8 @@ final class RunCommand implements Callable<Integer> {
         config.minFreeDiskBytes(), new ProviderCache(config.providerCache(),
             config.providerCacheMaxBytes(), Duration.ofDays(30), Clock.systemUTC()),
         config.providerMirrors(), config.passEnv(), config.confinement(),
-        config.networkAllowed(), config.jobDiskBudgetBytes(), config.stateDir());
+        config.networkAllowed(), config.jobDiskBudgetBytes(), config.stateDir(),
+        config.jobLogLimitBytes());
     log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}",
         AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),
         config.controlPlane());
@@ -82,7 +83,30 @@ final class RunCommand implements Callable<Integer> {
       // SIGTERM drains (a second one, or SIGINT, interrupts the running jobs at once).
       Signal.handle(new Signal("TERM"), s -> agent.drain(config.drainTimeout()));
       Signal.handle(new Signal("INT"), s -> agent.stop());
+      // SIGHUP: credentials and the logging configuration are read again; the JVM lives on.
+      Signal.handle(new Signal("HUP"), s -> {
+        reloadLogging();
+        agent.reload();
+      });
       return agent.run();
+    }
+  }
+
+  /**
+   * Reads the logging configuration again (the built-in one, or the file named by
+   * {@code -Dlogback.configurationFile}, e.g. through JAVA_OPTS): a changed level applies.
+   */
+  static void reloadLogging() {
+    if (org.slf4j.LoggerFactory.getILoggerFactory()
+        instanceof ch.qos.logback.classic.LoggerContext context) {
+      context.reset();
+      try {
+        new ch.qos.logback.classic.util.ContextInitializer(context).autoConfig();
+        log.info("logging configuration read again");
+      } catch (ch.qos.logback.core.joran.spi.JoranException e) {
+        System.err.println("outpost-agent: cannot read the logging configuration again: "
+            + e.getMessage());
+      }
     }
   }
 

@@ -53,6 +53,8 @@ public final class Agent {
   private final java.util.concurrent.atomic.AtomicBoolean draining =
       new java.util.concurrent.atomic.AtomicBoolean();
   private volatile String stopReason = "the agent is shutting down";
+  private final java.util.concurrent.atomic.AtomicBoolean reloadRequested =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private byte[] knownFiles;
 
   public Agent(AgentConfig config, ControlPlaneClient client, Credentials credentials,
@@ -80,6 +82,15 @@ public final class Agent {
       ids.add(spool.jobId());
     }
     return ids;
+  }
+
+  /**
+   * SIGHUP: the certificate, key and org key files are read again now and the session is
+   * reopened with them (running jobs are untouched), even if they look unchanged.
+   */
+  public void reload() {
+    log.info("reload requested: reading the credential files again");
+    reloadRequested.set(true);
   }
 
   /** Asks the agent to stop: no new jobs; running ones are interrupted and delivered. */
@@ -248,7 +259,8 @@ public final class Agent {
   /** True (and the new identity installed) when a watched file changed since last seen. */
   private boolean filesChanged() {
     byte[] now = watched.current();
-    if (FileFingerprint.same(now, knownFiles)) {
+    boolean forced = reloadRequested.getAndSet(false);
+    if (!forced && FileFingerprint.same(now, knownFiles)) {
       return false;
     }
     try {

@@ -231,6 +231,7 @@ public final class JobRunner implements Runnable {
     StageRunner runner = new StageRunner(jobId(), pipeline, redactor, settings.cancelGrace(),
         settings.stageTimeout(), new DiskBudget(
             JobDirectory.resolve(settings.workDir(), jobId()), settings.diskBudgetBytes()));
+    runner.limitLog(settings.logLimitBytes());
     synchronized (this) {
       stages = runner;
       if (cancelReason != null) {

@@ -3,6 +3,7 @@ package dev.outpost.agent.job;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.agent.logs.LogPipeline;
 import dev.outpost.agent.logs.Redactor;
+import dev.outpost.agent.ops.ByteSize;
 import dev.outpost.agent.sandbox.LimitsInForce;
 import dev.outpost.agent.terraform.TerraformMessage;
 import dev.outpost.agent.terraform.TerraformRun;
@@ -84,6 +85,20 @@ final class StageRunner {
           + run.stage() + " next) do not match the job's workflow (terraform " + expected + ")");
     }
     return run;
+  }
+
+  /** Stops the job once its log passes this many bytes (0: never), with a warning at 80%. */
+  void limitLog(long bytes) {
+    pipeline.limit(bytes);
+  }
+
+  /** A failure when the job's log is over its limit. */
+  private String checkLog() {
+    if (!pipeline.overLimit()) {
+      return null;
+    }
+    return "the job's log reached its limit of " + ByteSize.format(pipeline.limit())
+        + " (--job-log-limit) and the job was stopped; every line written so far is delivered";
   }
 
   LogPipeline pipeline() {
@@ -212,8 +227,11 @@ final class StageRunner {
       if (System.nanoTime() > end) {
         failure = "terraform " + name(stage) + " exceeded the stage timeout of " + stageTimeout
             + " and was stopped";
-      } else if (diskBudget != null) {
-        failure = diskBudget.check();
+      } else {
+        failure = checkLog();
+        if (failure == null && diskBudget != null) {
+          failure = diskBudget.check();
+        }
       }
       if (failure != null) {
         log.warn("job {}: {}", jobId, failure);

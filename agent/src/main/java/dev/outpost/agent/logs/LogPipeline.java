@@ -49,7 +49,7 @@ public final class LogPipeline implements AutoCloseable {
   static final Duration SYNC_INTERVAL = Duration.ofMillis(50);
   static final int SYNC_BYTES = 256 * 1024;
   static final long MAX_BUFFERED_BYTES = 8L << 20;
-  private static final long READ_CHUNK = 1 << 20;
+  private static final long READ_CHUNK = 256 * 1024;
   private static final Duration POLL = Duration.ofMillis(10);
   private static final String PARTS = "#parts";
 
@@ -85,6 +85,12 @@ public final class LogPipeline implements AutoCloseable {
   private long journaledLineId;
   private long acked;
   private long unackedBytes;
+  private volatile long logLimit;
+  private final java.util.concurrent.atomic.AtomicBoolean limitWarned =
+      new java.util.concurrent.atomic.AtomicBoolean();
+  /** Bytes of the lines this pipeline has read (after a restart: since then). */
+  private final java.util.concurrent.atomic.AtomicLong lineBytes =
+      new java.util.concurrent.atomic.AtomicLong();
   private long lastSync = System.nanoTime() - SYNC_INTERVAL.toNanos();
   private volatile boolean closed;
   private volatile String deliveryProblem;
@@ -218,6 +224,15 @@ public final class LogPipeline implements AutoCloseable {
 
   private void add(Stage stage, LogStream stream, String rawLine, LogLevel level, String source,
       long start, long end) {
+    long total = lineBytes.addAndGet(rawLine.length() + 1L);
+    long limit = logLimit;
+    if (limit > 0 && total >= limit / 10 * 8 && limitWarned.compareAndSet(false, true)) {
+      String warning = "the job's log has used " + (total >> 10) + " KiB of its limit of "
+          + dev.outpost.agent.ops.ByteSize.format(limit)
+          + " (--job-log-limit); at the limit the job is stopped";
+      log.warn("job {}: {}", jobId, warning);
+      agentMessage(stage, LogLevel.LOG_LEVEL_WARN, warning);
+    }
     String line = redactor.redact(rawLine);
     List<LogEntry> parts = new ArrayList<>();
     boolean split = line.length() > MAX_PART_CHARS;
@@ -264,6 +279,29 @@ public final class LogPipeline implements AutoCloseable {
       }
       notifyAll();
     }
+  }
+
+  /**
+   * The most log the job may produce, in bytes of lines (0: no limit); a warning goes to the
+   * log at 80%, and {@link #overLimit()} tells the job's runner to stop the job. Lines past the
+   * limit are still read and delivered: nothing produced is dropped.
+   */
+  public void limit(long bytes) {
+    this.logLimit = bytes;
+  }
+
+  public long limit() {
+    return logLimit;
+  }
+
+  public boolean overLimit() {
+    long limit = logLimit;
+    return limit > 0 && lineBytes.get() >= limit;
+  }
+
+  /** About how many bytes of lines were read (characters, plus one per line end). */
+  public long lineBytes() {
+    return lineBytes.get();
   }
 
   /** The highest sequence produced so far. */

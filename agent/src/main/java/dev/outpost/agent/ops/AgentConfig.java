@@ -45,7 +45,8 @@ public record AgentConfig(
     SandboxLimits limits,
     String networkCeiling,
     long jobDiskBudgetBytes,
-    Duration drainTimeout) {
+    Duration drainTimeout,
+    long jobLogLimitBytes) {
 
   /** Always hidden from jobs, with the agent's own directories and key files. */
   public static final Path CONFIG_DIR = Path.of("/etc/outpost");
@@ -80,6 +81,9 @@ public record AgentConfig(
     }
     if (jobDiskBudgetBytes < 0) {
       throw new ConfigException("--job-disk-budget must not be negative (0 means no budget)");
+    }
+    if (jobLogLimitBytes < 0) {
+      throw new ConfigException("--job-log-limit must not be negative (0 means no limit)");
     }
     if (providerCacheMaxBytes < 0) {
       throw new ConfigException("--provider-cache-max-bytes must not be negative");

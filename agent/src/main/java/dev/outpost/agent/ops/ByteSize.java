@@ -10,6 +10,17 @@ public final class ByteSize {
 
   private ByteSize() {}
 
+  /** 1073741824 -> "1GiB", 1536 -> "1536": exact binary units only, so nothing is rounded. */
+  public static String format(long n) {
+    String[] units = {"", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (u < units.length - 1 && n != 0 && n % 1024 == 0) {
+      n /= 1024;
+      u++;
+    }
+    return n + units[u];
+  }
+
   /** @throws IllegalArgumentException naming the value and the accepted forms */
   public static long parse(String text) {
     Matcher m = SIZE.matcher(text == null ? "" : text.strip().toUpperCase(Locale.ROOT));

@@ -49,14 +49,7 @@ public record SandboxLimits(Long openFiles, Long fileSizeBytes, Long coreSizeByt
     }
   }
 
-  /** 1073741824 -> "1GiB", 1536 -> "1536": exact binary units only, so nothing is rounded. */
   static String bytes(long n) {
-    String[] units = {"", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (u < units.length - 1 && n != 0 && n % 1024 == 0) {
-      n /= 1024;
-      u++;
-    }
-    return n + units[u];
+    return dev.outpost.agent.ops.ByteSize.format(n);
   }
 }

@@ -115,6 +115,15 @@ final class AgentProcess implements AutoCloseable {
         .findFirst();
   }
 
+  /** Sends a signal (by name, e.g. "HUP") to this process. */
+  void signal(String name) throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-s", name, Long.toString(process.pid()))
+        .inheritIO().start();
+    if (kill.waitFor() != 0) {
+      throw new IOException("kill -s " + name + " " + process.pid() + " failed");
+    }
+  }
+
   /** SIGTERM, without waiting: the agent drains. */
   void terminate() {
     process.destroy();

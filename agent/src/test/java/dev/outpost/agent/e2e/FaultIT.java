@@ -182,6 +182,13 @@ class FaultIT {
     });
     assertThat(agent.isAlive()).as("the launcher lives on").isTrue();
     assertThat(agent.output()).contains("starting it again").contains("resumed from");
+    // SIGHUP through the launcher: the JVM reads its credentials and logging again, and lives.
+    ProcessHandle second = agent.jvm().orElseThrow();
+    agent.signal("HUP");
+    await("reloaded").atMost(WAIT).pollInterval(Duration.ofMillis(50))
+        .until(() -> agent.output().contains("logging configuration read again")
+            && agent.output().contains("credential files changed"));
+    assertThat(agent.jvm().map(ProcessHandle::pid)).contains(second.pid());
   }
 
   @Test

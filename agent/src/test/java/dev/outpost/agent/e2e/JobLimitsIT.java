@@ -62,6 +62,37 @@ class JobLimitsIT {
   }
 
   @Test
+  void logLimit_warnsFirst_thenStopsTheJob_andEveryLineWrittenIsDelivered() throws Exception {
+    startAgent("--job-log-limit", "256KiB");
+    Path chatty = config("chatty", """
+        resource "terraform_data" "chatty" {
+          provisioner "local-exec" {
+            command = <<-EOT
+              i=1
+              while :; do
+                echo "line $i of a job that never stops talking"; i=$((i+1))
+                if [ $((i % 100)) -eq 0 ]; then sleep 0.01; fi
+              done
+            EOT
+          }
+        }
+        """);
+    Job job = stub.submit(chatty, "acme", "chatty", APPLY, Map.of(), Map.of());
+    Job done = stub.awaitFinished(job.getId(), Duration.ofSeconds(90));
+    assertThat(done.getStatus()).isEqualTo(JobStatus.JOB_STATUS_FAILED);
+    assertThat(done.getErrorMessage()).contains("log reached its limit of 256KiB (--job-log-limit)");
+    String log = stub.logText(job.getId());
+    assertThat(log).contains("of its limit of 256KiB (--job-log-limit); at the limit the job is "
+        + "stopped");
+    List<String> lines = ApplyEndToEndIT.provisionerLines(stub.logs(job.getId()));
+    assertThat(lines).hasSizeGreaterThan(100);
+    for (int i = 0; i < lines.size(); i++) {
+      assertThat(lines.get(i)).as("no gap, no double").isEqualTo("line " + (i + 1)
+          + " of a job that never stops talking");
+    }
+  }
+
+  @Test
   void stageTimeout_stopsTerraform_andFailsTheJobSayingSo() throws Exception {
     startAgent("--stage-timeout", "PT3S");
     Path slow = config("slow", """
