@@ -137,6 +137,12 @@ final class AgentOptions {
           + "produced is still delivered. 0: no limit (default: ${DEFAULT-VALUE}).")
   long jobLogLimit;
 
+  @Option(names = "--spool-budget", defaultValue = "2GiB", converter = SizeConverter.class,
+      description = "Most the job records in --state-dir may hold (spooled results waiting for "
+          + "delivery, refused results kept aside); a warning at 80%%, and a job starts only "
+          + "while 64 MiB for its result remain. 0: no budget (default: ${DEFAULT-VALUE}).")
+  long spoolBudget;
+
   @Option(names = "--limit-open-files", defaultValue = "4096",
       description = "Open files per Terraform process (RLIMIT_NOFILE). 0: not limited "
           + "(default: ${DEFAULT-VALUE}).")
@@ -169,7 +175,7 @@ final class AgentOptions {
         providerCache != null ? providerCache : workDir.resolve(".providers"),
         providerCacheMaxBytes, providerMirrors, passEnv, grantFiles, hidePaths,
         AgentConfig.limits(limitOpenFiles, limitFileSize, limitProcesses, limitMemory, limitCpu),
-        networkCeiling, jobDiskBudget, drainTimeout, jobLogLimit);
+        networkCeiling, jobDiskBudget, drainTimeout, jobLogLimit, spoolBudget);
   }
 
   /** Sizes written as bytes or with a binary unit; the message names the option. */

@@ -71,7 +71,7 @@ final class RunCommand implements Callable<Integer> {
             config.providerCacheMaxBytes(), Duration.ofDays(30), Clock.systemUTC()),
         config.providerMirrors(), config.passEnv(), config.confinement(),
         config.networkAllowed(), config.jobDiskBudgetBytes(), config.stateDir(),
-        config.jobLogLimitBytes());
+        config.jobLogLimitBytes(), config.spoolBudgetBytes());
     log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}",
         AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),
         config.controlPlane());

@@ -169,6 +169,7 @@ public final class JobRunner implements Runnable {
     JobOutcome outcome;
     try {
       StageRunner runner = stageRunner(pipeline);
+      requireSpoolRoom(pipeline);
       requireFreeDisk();
       dir = JobDirectory.create(settings.workDir(), jobId());
       terraform = prepare(dir, pipeline);
@@ -381,6 +382,31 @@ public final class JobRunner implements Runnable {
   /** The job's network within the operator's ceiling: a job can narrow it, never widen it. */
   private String network() {
     return settings.networkAllowed() ? requestedNetwork() : "none";
+  }
+
+  /**
+   * The spool must keep room for this job's result: a job starts only while
+   * {@link JobSpool#RESULT_RESERVE} remain in the budget, and a warning goes out at 80%.
+   */
+  private void requireSpoolRoom(LogPipeline pipeline) throws IOException {
+    long budget = settings.spoolBudgetBytes();
+    if (budget == 0) {
+      return;
+    }
+    long used = JobSpool.usage(settings.stateDir());
+    String usage = "the agent's job records in " + settings.stateDir() + " hold "
+        + (used >> 20) + " MiB of their " + dev.outpost.agent.ops.ByteSize.format(budget)
+        + " budget (--spool-budget)";
+    if (used + JobSpool.RESULT_RESERVE > budget) {
+      throw new IOException(usage + ", less than the 64 MiB a result needs: results wait for "
+          + "delivery or were refused (see " + settings.stateDir().resolve("refused")
+          + "); the job was not run");
+    }
+    if (used >= budget / 10 * 8) {
+      log.warn("job {}: {}", jobId(), usage);
+      pipeline.agentMessage(Stage.STAGE_SETUP, LogLevel.LOG_LEVEL_WARN, usage
+          + "; at the budget jobs are refused");
+    }
   }
 
   /** A job that starts on a full disk would end with a half-written state: refuse it first. */

@@ -18,9 +18,11 @@ import java.util.List;
  * @param diskBudgetBytes most a job directory may use while the job runs; 0 for no budget
  * @param stateDir the agent's state directory: each accepted job's record and spool live there
  * @param logLimitBytes most log (bytes of lines) one job may produce; 0 for no limit
+ * @param spoolBudgetBytes most the job records in the state directory may hold; 0 for none
  */
 public record JobSettings(Path workDir, Path terraform, TerraformBinary terraformVersion,
     Sandbox sandbox, Duration cancelGrace, Clock clock, Lifecycle lifecycle,
     Duration stageTimeout, long minFreeDiskBytes, ProviderCache providerCache,
     List<Path> providerMirrors, List<String> passEnv, Confinement confinement,
-    boolean networkAllowed, long diskBudgetBytes, Path stateDir, long logLimitBytes) {}
+    boolean networkAllowed, long diskBudgetBytes, Path stateDir, long logLimitBytes,
+    long spoolBudgetBytes) {}

@@ -46,7 +46,8 @@ public record AgentConfig(
     String networkCeiling,
     long jobDiskBudgetBytes,
     Duration drainTimeout,
-    long jobLogLimitBytes) {
+    long jobLogLimitBytes,
+    long spoolBudgetBytes) {
 
   /** Always hidden from jobs, with the agent's own directories and key files. */
   public static final Path CONFIG_DIR = Path.of("/etc/outpost");
@@ -81,6 +82,9 @@ public record AgentConfig(
     }
     if (jobDiskBudgetBytes < 0) {
       throw new ConfigException("--job-disk-budget must not be negative (0 means no budget)");
+    }
+    if (spoolBudgetBytes < 0) {
+      throw new ConfigException("--spool-budget must not be negative (0 means no budget)");
     }
     if (jobLogLimitBytes < 0) {
       throw new ConfigException("--job-log-limit must not be negative (0 means no limit)");

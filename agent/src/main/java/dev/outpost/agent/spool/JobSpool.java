@@ -43,6 +43,9 @@ public final class JobSpool {
   static final String RESULT = "result";
   static final String REQUEST = "request.pb";
 
+  /** Room kept in the spool budget for one job's result: a job starts only while it remains. */
+  public static final long RESULT_RESERVE = 64L << 20;
+
   /** A result ready to deliver: the request (payload refs unset) and its payload files. */
   public record SpooledResult(CompleteJobRequest request, Map<PayloadKind, Path> payloads) {}
 
@@ -96,6 +99,28 @@ public final class JobSpool {
       }
     }
     return found;
+  }
+
+  /** Bytes the job records and refused results take in the state directory. */
+  public static long usage(Path stateDir) throws IOException {
+    long total = 0;
+    for (String area : List.of(JOBS, REFUSED)) {
+      Path dir = stateDir.resolve(area);
+      if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+        continue;
+      }
+      try (var files = Files.walk(dir)) {
+        total += files.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
+            .mapToLong(p -> {
+              try {
+                return Files.size(p);
+              } catch (IOException e) {
+                return 0; // removed while counted
+              }
+            }).sum();
+      }
+    }
+    return total;
   }
 
   public JobAssignment assignment() {

@@ -93,6 +93,21 @@ class JobLimitsIT {
   }
 
   @Test
+  void fullSpool_refusesTheJobBeforeTerraformRuns_sayingWhy() throws Exception {
+    // A result the control plane refused earlier, kept aside, fills the budget.
+    Path aside = Files.createDirectories(tmp.resolve("state/refused/job-old"));
+    Files.write(aside.resolve("STATE"), new byte[1 << 20]);
+    startAgent("--spool-budget", "32MiB");
+    Path hello = config("hello", "output \"x\" {\n  value = 1\n}\n");
+    Job job = stub.submit(hello, "acme", "hello", APPLY, Map.of(), Map.of());
+    Job done = stub.awaitFinished(job.getId(), Duration.ofSeconds(60));
+    assertThat(done.getStatus()).isEqualTo(JobStatus.JOB_STATUS_FAILED);
+    assertThat(done.getErrorMessage()).contains("hold 1 MiB of their 32MiB budget (--spool-budget)")
+        .contains("the job was not run");
+    assertThat(stub.logText(job.getId())).doesNotContain("Initializing");
+  }
+
+  @Test
   void stageTimeout_stopsTerraform_andFailsTheJobSayingSo() throws Exception {
     startAgent("--stage-timeout", "PT3S");
     Path slow = config("slow", """
