@@ -272,8 +272,16 @@ public final class JobRunner implements Runnable {
         break;
       } catch (Exception e) {
         dev.outpost.agent.daemon.Failure f = dev.outpost.agent.daemon.Failure.of(e);
-        if (f.kind() != dev.outpost.agent.daemon.Failure.Kind.RETRYABLE
-            || settings.lifecycle().deliveryAbandoned()) {
+        if (f.kind() == dev.outpost.agent.daemon.Failure.Kind.DENIED
+            || f.kind() == dev.outpost.agent.daemon.Failure.Kind.REFUSED) {
+          // The control plane will not take this job any more: its Terraform is still seen to
+          // its end, and the result is kept aside when the control plane refuses it too.
+          log.warn("job {}: the control plane refuses the job's log ({}); finishing it for the"
+              + " record", jobId(), f.message());
+          acked = Long.MAX_VALUE;
+          break;
+        }
+        if (settings.lifecycle().deliveryAbandoned()) {
           throw e;
         }
         log.info("job {}: waiting for the control plane to resume the job's log: {}", jobId(),
@@ -283,7 +291,7 @@ public final class JobRunner implements Runnable {
     }
     try (LogJournal journal = spool.journal()) {
       LogJournal.Checkpoint at = journal.resumeAt(acked);
-      if (at.lastSeq() != acked) {
+      if (acked != Long.MAX_VALUE && at.lastSeq() != acked) {
         log.warn("job {}: the control plane has the log up to {} but the journal only up to "
             + "{}; resuming there", jobId(), acked, at.lastSeq());
       }

@@ -112,8 +112,9 @@ final class ResultReporter {
       if (settings.lifecycle().deliveryAbandoned()) {
         return Delivery.ABANDONED;
       }
+      String problem = pipeline.deliveryProblem();
       log.info("job {}: waiting to deliver its log before the result ({})", jobId,
-          pipeline.deliveryProblem());
+          problem == null ? "not all acknowledged yet" : problem);
     }
     CompleteJobRequest.Builder result = spooled.request().toBuilder();
     Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(30));
