@@ -203,6 +203,20 @@ class FaultIT {
   }
 
   @Test
+  void wholeAgentKilledWithItsResultSpooled_theNextOneDeliversIt() throws Exception {
+    survives("whole agent killed with the result spooled, not yet acknowledged", () -> {
+      proxy.cut();
+      release();
+      Path result = tmp.resolve("state/jobs").resolve(job.getId()).resolve("result");
+      await("the result spooled").atMost(WAIT).pollInterval(Duration.ofMillis(50))
+          .until(() -> Files.isRegularFile(result.resolve("request.pb")));
+      agent.kill();
+      proxy.restore();
+      agent = startAgent(List.of(), false);
+    });
+  }
+
+  @Test
   void drainOnSigtermWithAJobRunning() throws Exception {
     survives("SIGTERM with a job running: drained, the job finishes", () -> {
       agent.terminate();
@@ -223,7 +237,11 @@ class FaultIT {
     Job done = await("the result stored").atMost(WAIT).pollInterval(Duration.ofMillis(100))
         .until(() -> stub.job(job.getId()), j -> j.getStatus() == expectedStatus
             && j.getLogEntries() >= j.getLastLogSeq());
-    List<String> stored = ApplyEndToEndIT.provisionerLines(stub.logs(job.getId()));
+    List<dev.outpost.proto.v1.LogEntry> log = stub.logs(job.getId());
+    List<String> stored = ApplyEndToEndIT.provisionerLines(log);
+    // The agent's own last word on the job, also written once across restarts.
+    long finalMessages = log.stream()
+        .filter(e -> e.getMessage().startsWith("job " + job.getId() + " succeeded")).count();
     List<String> expected = new ArrayList<>();
     for (int i = 1; i <= BEFORE + AFTER; i++) {
       expected.add("line " + i);
@@ -233,6 +251,7 @@ class FaultIT {
         + (stored.size() - new HashSet<>(stored).size()) + " | " + (state.length > 0) + " |");
     assertThat(done.getStatus()).as(done.getErrorMessage()).isEqualTo(expectedStatus);
     assertThat(stored).containsExactlyElementsOf(expected);
+    assertThat(finalMessages).as("the job's final message").isEqualTo(1);
     assertThat(state).isNotEmpty();
     return done;
   }
