@@ -169,15 +169,15 @@ public final class Terraform {
 
   /**
    * The commands an earlier agent process started in this job directory, in order, each
-   * re-attached through its control files (running, ended with a status, or gone). Stops at
-   * a launch that never recorded a pid: it never ran.
+   * re-attached through its control files (running, ended with a status, or gone). A launch
+   * that never recorded a pid never ran, and is left out.
    */
   public static List<TerraformRun> recordedRuns(Path jobDir) throws IOException {
     List<TerraformRun> runs = new ArrayList<>();
     for (RunFiles files : RunFiles.recorded(jobDir)) {
       var process = dev.outpost.agent.sandbox.SandboxedProcess.reattach(files.controlDir());
       if (process.isEmpty()) {
-        break;
+        continue;
       }
       runs.add(new TerraformRun(files.stage(), process.get(), files.stdout(), files.stderr()));
     }
