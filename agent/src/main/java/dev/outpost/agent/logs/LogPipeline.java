@@ -75,6 +75,8 @@ public final class LogPipeline implements AutoCloseable {
   private final Map<String, FileTail> tails = new HashMap<>();
   /** Where each file stands after the last checkpoint written to the journal. */
   private final Map<String, Long> journaled;
+  /** Where reading starts in each file: the checkpoint this pipeline began at. */
+  private final Map<String, Long> start;
   /** Parts of a long line to skip, by source, when resuming in the middle of that line. */
   private final Map<String, Integer> skipParts = new HashMap<>();
   private final Object agentTailLock = new Object();
@@ -110,6 +112,7 @@ public final class LogPipeline implements AutoCloseable {
     this.journaledLineId = from.nextLineId();
     this.acked = from.lastSeq();
     this.journaled = new TreeMap<>();
+    this.start = from.positions();
     from.positions().forEach((key, value) -> {
       if (key.endsWith(PARTS)) {
         skipParts.put(key.substring(0, key.length() - PARTS.length()), value.intValue());
@@ -179,7 +182,7 @@ public final class LogPipeline implements AutoCloseable {
 
   private FileTail tail(String source, Path file) {
     synchronized (tails) {
-      return tails.computeIfAbsent(source, k -> new FileTail(file, journaled.getOrDefault(k, 0L)));
+      return tails.computeIfAbsent(source, k -> new FileTail(file, start.getOrDefault(k, 0L)));
     }
   }
 
