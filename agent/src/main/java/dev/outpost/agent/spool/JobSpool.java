@@ -86,6 +86,12 @@ public final class JobSpool {
         if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
           continue;
         }
+        if (unfinished(dir)) {
+          // The agent died while recording the job, before it did anything for it.
+          log.info("removing the unfinished job record {}", dir);
+          deleteTree(dir);
+          continue;
+        }
         try {
           JobAssignment a = JobAssignment.parseFrom(Files.readAllBytes(dir.resolve(ASSIGNMENT)));
           if (!a.getLease().getJobId().equals(dir.getFileName().toString())) {
@@ -121,6 +127,13 @@ public final class JobSpool {
       }
     }
     return total;
+  }
+
+  /** A record whose assignment was never written whole: empty, or only the temp file. */
+  private static boolean unfinished(Path dir) throws IOException {
+    try (var entries = Files.list(dir)) {
+      return entries.allMatch(p -> p.getFileName().toString().equals(ASSIGNMENT + ".tmp"));
+    }
   }
 
   public JobAssignment assignment() {

@@ -64,16 +64,19 @@ class JobSpoolTest {
   }
 
   @Test
-  void anUnreadableRecord_isLeftAlone_andTheOthersAreResumed() throws Exception {
+  void anUnreadableRecord_isLeftAlone_anUnfinishedOneRemoved_andTheOthersAreResumed() throws Exception {
     JobSpool.create(state, assignment("job-3"));
     Path broken = Files.createDirectories(state.resolve("jobs/job-4"));
     Files.write(broken.resolve("assignment.pb"), new byte[] {(byte) 0xff, 0x01, 0x02});
+    Path unfinished = Files.createDirectories(state.resolve("jobs/job-9"));
+    Files.writeString(unfinished.resolve("assignment.pb.tmp"), "half");
     Path misnamed = Files.createDirectories(state.resolve("jobs/job-5"));
     Files.write(misnamed.resolve("assignment.pb"), assignment("job-6").toByteArray());
 
     assertThat(JobSpool.existing(state)).extracting(JobSpool::jobId).containsExactly("job-3");
     assertThat(broken.resolve("assignment.pb")).exists();
     assertThat(misnamed.resolve("assignment.pb")).exists();
+    assertThat(unfinished).as("a record the agent died while writing").doesNotExist();
   }
 
   @Test
