@@ -30,9 +30,11 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * Runs one job from assignment to acknowledged result: prepares the job directory, runs the
- * Terraform stages in the sandbox while the log pipeline streams their output, and hands the
- * outcome to the {@link ResultReporter}. Cancellation may arrive from any thread at any time.
+ * Runs one job from assignment to acknowledged result: records the job in the state directory,
+ * prepares the job directory, runs the Terraform stages in the sandbox while the log pipeline
+ * streams their output, spools the result and delivers it (see {@link ResultReporter}). The
+ * same runner resumes a job an earlier agent process accepted and did not finish. Cancellation
+ * may arrive from any thread at any time.
  */
 public final class JobRunner implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(JobRunner.class);
