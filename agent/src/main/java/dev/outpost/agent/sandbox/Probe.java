@@ -35,6 +35,7 @@ final class Probe {
         throw new SandboxUnavailableException("sandbox '" + sandbox.name()
             + "' cannot run /bin/true (exit " + code.get() + "): " + stderr(spec));
       }
+      awaitWrapper(ctl);
     } catch (IOException e) {
       throw new SandboxUnavailableException(
           "sandbox '" + sandbox.name() + "' cannot start a process: " + e.getMessage(), e);
@@ -43,6 +44,17 @@ final class Probe {
       throw new SandboxUnavailableException("interrupted while probing " + sandbox.name(), e);
     } finally {
       deleteQuietly(dir);
+    }
+  }
+
+  /**
+   * bwrap reports the exit before the launch's wrapper shell records its own and ends; the
+   * scratch directory is removed only after that, or the wrapper's last file would outlive it.
+   */
+  private static void awaitWrapper(Path ctl) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (!Files.exists(ctl.resolve(ControlFiles.EXIT)) && System.nanoTime() < deadline) {
+      Thread.sleep(10);
     }
   }
 
