@@ -175,12 +175,10 @@ public final class JobRunner implements Runnable {
       requireFreeDisk();
       dir = JobDirectory.create(settings.workDir(), jobId());
       terraform = prepare(dir, pipeline);
-      Path savedPlan = Payloads.isPresent(assignment.getSavedPlan()) ? savedPlan(dir) : null;
-      if (savedPlan != null) {
-        download(PayloadKind.PAYLOAD_KIND_SAVED_PLAN, assignment.getSavedPlan(), savedPlan);
+      if (Payloads.isPresent(assignment.getSavedPlan())) {
+        download(PayloadKind.PAYLOAD_KIND_SAVED_PLAN, assignment.getSavedPlan(), savedPlan(dir));
       }
-      outcome = new Workflows(terraform, dir, runner, result, varFile)
-          .run(assignment.getType(), savedPlan);
+      outcome = runWorkflow(terraform, dir, runner, result);
     } catch (Exception e) {
       outcome = failedBetweenRuns(e);
     }
@@ -215,13 +213,19 @@ public final class JobRunner implements Runnable {
       runner.replay(runs);
       terraform = terraform(dir);
       varFile = dir.controlDir().resolve(JobDirectory.VARIABLES_FILE);
-      Path savedPlan = Payloads.isPresent(assignment.getSavedPlan()) ? savedPlan(dir) : null;
-      outcome = new Workflows(terraform, dir, runner, result, varFile)
-          .run(assignment.getType(), savedPlan);
+      outcome = runWorkflow(terraform, dir, runner, result);
     } catch (Exception e) {
       outcome = failedBetweenRuns(e);
     }
     return new Execution(outcome, dir, terraform, result);
+  }
+
+  /** The job type's commands; an apply of a saved plan uses the one downloaded with the job. */
+  private JobOutcome runWorkflow(Terraform terraform, JobDirectory dir, StageRunner runner,
+      JobResult result) throws Exception {
+    Path savedPlan = Payloads.isPresent(assignment.getSavedPlan()) ? savedPlan(dir) : null;
+    return new Workflows(terraform, dir, runner, result, varFile)
+        .run(assignment.getType(), savedPlan);
   }
 
   private JobOutcome failedBetweenRuns(Exception e) {
