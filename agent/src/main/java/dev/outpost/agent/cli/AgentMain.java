@@ -1,15 +1,18 @@
 package dev.outpost.agent.cli;
 
+import dev.outpost.agent.ops.ConfigException;
 import dev.outpost.proto.ExitCodes;
 import dev.outpost.proto.ProtocolVersion;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.OptionSpec;
 
 /** {@code outpost-agent}: the provisioner agent daemon. */
 @Command(name = "outpost-agent", mixinStandardHelpOptions = true,
     versionProvider = AgentMain.Version.class,
     description = "Runs Terraform jobs for an Outpost control plane, sandboxed, in your network.",
-    subcommands = {RunCommand.class, EnrollCommand.class})
+    subcommands = {RunCommand.class, CheckCommand.class, ConfigCommand.class,
+        EnrollCommand.class})
 public final class AgentMain {
   public static void main(String[] args) {
     System.exit(run(System.getenv(), args));
@@ -17,9 +20,31 @@ public final class AgentMain {
 
   static int run(java.util.Map<String, String> env, String... args) {
     CommandLine cli = new CommandLine(new AgentMain());
-    cli.setDefaultValueProvider(new EnvironmentDefaults(env));
+    SettingSources sources;
+    try {
+      sources = SettingSources.of(env, args, cli.getSubcommands().get("run").getCommandSpec());
+    } catch (ConfigException e) {
+      cli.getErr().println("outpost-agent: " + e.getMessage());
+      return ExitCodes.CONFIG;
+    }
+    cli.setDefaultValueProvider(sources);
+    cli.setParameterExceptionHandler((e, params) -> {
+      CommandLine command = e.getCommandLine();
+      String message = e.getMessage();
+      // A bad value that came from the environment or the config file says where it is.
+      if (e.getArgSpec() instanceof OptionSpec option) {
+        String source = sources.source(option, command.getParseResult());
+        if (!source.equals("flag") && !source.equals("default")) {
+          message += " (from " + source + ")";
+        }
+      }
+      command.getErr().println("outpost-agent: " + message);
+      command.getErr().println("Run 'outpost-agent " + command.getCommandName()
+          + " --help' for the settings and what they allow.");
+      return ExitCodes.CONFIG;
+    });
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-      if (e instanceof dev.outpost.agent.ops.ConfigException c) {
+      if (e instanceof ConfigException c) {
         commandLine.getErr().println("outpost-agent: " + c.getMessage());
         return ExitCodes.CONFIG;
       }

@@ -11,8 +11,32 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import picocli.CommandLine.Option;
 
-/** The agent's settings as flags (and, through EnvironmentDefaults, OUTPOST_* variables). */
+/** The agent's settings as flags; SettingSources adds OUTPOST_* variables and the config file. */
 final class AgentOptions {
+  @Option(names = "--config", description = "Config file (.yaml, .yml or .toml): one key per "
+      + "flag, named without its dashes (control-plane: HOST:PORT). Flags win over OUTPOST_* "
+      + "variables, which win over the file.")
+  Path configFile;
+
+  @Option(names = "--ops-address", defaultValue = "127.0.0.1:9464",
+      description = "Where /healthz, /readyz and /metrics (Prometheus) are served, HOST:PORT; "
+          + "port 0 picks a free one; none: not served (default: ${DEFAULT-VALUE}).")
+  String opsAddress;
+
+  @Option(names = "--log-format", defaultValue = "auto",
+      description = "human, json (one object per line) or auto: human on a terminal, json "
+          + "otherwise (default: ${DEFAULT-VALUE}).")
+  String logFormat;
+
+  @Option(names = "--log-level", defaultValue = "info",
+      description = "error, warn, info, debug or trace; SIGHUP reads it again from the config "
+          + "file, and a changed config file is read within seconds (default: ${DEFAULT-VALUE}).")
+  String logLevel;
+
+  @Option(names = "--once", description = "Take one job, finish it, deliver its result and "
+      + "log, then exit 0 (for Kubernetes Jobs and autoscaled runners).")
+  boolean once;
+
   @Option(names = "--control-plane", description = "Control plane address HOST:PORT.")
   String controlPlane;
 
@@ -103,7 +127,7 @@ final class AgentOptions {
       description = "Size budget of the provider cache (default: ${DEFAULT-VALUE}).")
   long providerCacheMaxBytes;
 
-  @Option(names = "--provider-mirror", description = "A provider filesystem mirror directory "
+  @Option(names = "--provider-mirror", split = ",", description = "A provider filesystem mirror directory "
       + "(repeatable): providers install only from these, read-only, with no registry access.")
   java.util.List<Path> providerMirrors = new java.util.ArrayList<>();
 
@@ -111,12 +135,12 @@ final class AgentOptions {
       + "jobs receive from the agent's environment (repeatable), e.g. AWS_ACCESS_KEY_ID.")
   java.util.List<String> passEnv = new java.util.ArrayList<>();
 
-  @Option(names = "--grant-file", description = "A file or directory every job may read "
+  @Option(names = "--grant-file", split = ",", description = "A file or directory every job may read "
       + "(repeatable), bound read-only at the same path: a cloud credentials file, a "
       + "web-identity token, an SSH key and known_hosts.")
   java.util.List<Path> grantFiles = new java.util.ArrayList<>();
 
-  @Option(names = "--hide-path", description = "A path jobs must never see (repeatable), on top "
+  @Option(names = "--hide-path", split = ",", description = "A path jobs must never see (repeatable), on top "
       + "of the agent's own state and work directories, key, certificate and org key files and "
       + "/etc/outpost, which are always hidden.")
   java.util.List<Path> hidePaths = new java.util.ArrayList<>();
@@ -175,7 +199,8 @@ final class AgentOptions {
         providerCache != null ? providerCache : workDir.resolve(".providers"),
         providerCacheMaxBytes, providerMirrors, passEnv, grantFiles, hidePaths,
         AgentConfig.limits(limitOpenFiles, limitFileSize, limitProcesses, limitMemory, limitCpu),
-        networkCeiling, jobDiskBudget, drainTimeout, jobLogLimit, spoolBudget);
+        networkCeiling, jobDiskBudget, drainTimeout, jobLogLimit, spoolBudget, once,
+        opsAddress, logFormat, logLevel);
   }
 
   /** Sizes written as bytes or with a binary unit; the message names the option. */

@@ -7,107 +7,250 @@ import dev.outpost.agent.daemon.IdentitySource;
 import dev.outpost.agent.job.JobSettings;
 import dev.outpost.agent.job.Lifecycle;
 import dev.outpost.agent.ops.AgentConfig;
+import dev.outpost.agent.ops.AgentMetrics;
+import dev.outpost.agent.ops.ConfigException;
+import dev.outpost.agent.ops.ConfigFile;
+import dev.outpost.agent.ops.OpsServer;
+import dev.outpost.agent.ops.SystemdNotifier;
 import dev.outpost.agent.sandbox.Sandbox;
 import dev.outpost.agent.sandbox.SandboxUnavailableException;
+import dev.outpost.agent.spool.JobSpool;
+import dev.outpost.agent.terraform.ProviderCache;
 import dev.outpost.agent.terraform.Terraform;
 import dev.outpost.agent.terraform.TerraformVersion;
 import dev.outpost.proto.ExitCodes;
 import dev.outpost.proto.v1.TerraformBinary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Metrics;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import dev.outpost.agent.terraform.ProviderCache;
+import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import sun.misc.Signal;
 
 @Command(name = "run", description = "Connect to the control plane and run jobs until stopped. "
     + "Every option can also be set as an OUTPOST_* environment variable "
-    + "(--control-plane as OUTPOST_CONTROL_PLANE, ...).")
+    + "(--control-plane as OUTPOST_CONTROL_PLANE, ...) or in the --config file.")
 final class RunCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
+  /** The watchdog is fed only while the agent's main loop went round this recently. */
+  private static final Duration ALIVE = Duration.ofSeconds(45);
 
   @Mixin
   AgentOptions options = new AgentOptions();
 
+  @Spec
+  CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
     AgentConfig config = options.config();
+    Logging.apply(config.logFormat(), config.logLevel());
     config.prepareDirectories();
-    TerraformVersion version;
+    PrometheusMeterRegistry registry = metricsRegistry();
+    AtomicReference<Agent> running = new AtomicReference<>();
+    try (SystemdNotifier systemd = SystemdNotifier.fromEnvironment(System.getenv());
+        OpsServer ops = config.opsSocketAddress().map(address -> OpsServer.start(address,
+            registry, () -> running.get() == null ? List.of("starting: local preflight")
+                : running.get().notReady())).orElse(null)) {
+      Preflight.Local local = Preflight.local(config);
+      if (local.failure() != null) {
+        return fail(local.failureCode(), local.failure());
+      }
+      Sandbox box = local.sandbox();
+      TerraformVersion version = local.terraform();
+      if (box.name().equals("none")) {
+        log.warn("--sandbox=none: jobs run UNCONFINED with the agent's privileges");
+      } else {
+        log.info("sandbox {}: {}; network ceiling {}; {} granted file(s)", box.name(),
+            box.limitsInForce(config.limits()).summary(), config.networkCeiling(),
+            config.grantFiles().size());
+      }
+      Credentials credentials = credentials(config);
+      JobSettings jobs = new JobSettings(config.workDir(), config.terraform(),
+          TerraformBinary.newBuilder().setName(version.name()).setVersion(version.version())
+              .build(),
+          box, config.cancelGrace(), Clock.systemUTC(), new Lifecycle(), config.stageTimeout(),
+          config.minFreeDiskBytes(), new ProviderCache(config.providerCache(),
+              config.providerCacheMaxBytes(), Duration.ofDays(30), Clock.systemUTC()),
+          config.providerMirrors(), config.passEnv(), config.confinement(),
+          config.networkAllowed(), config.jobDiskBudgetBytes(), config.stateDir(),
+          config.jobLogLimitBytes(), config.spoolBudgetBytes());
+      log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}{}",
+          AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),
+          config.controlPlane(), config.once() ? ", --once" : "");
+      try (ControlPlaneClient client = new ControlPlaneClient(config.controlPlane(),
+          credentials)) {
+        Agent agent = new Agent(config, client, credentials, jobs, AgentMain.version());
+        WorkDirectory.reportLeftovers(config.workDir(), agent.resumeJobs());
+        agentGauges(agent, config.stateDir());
+        running.set(agent);
+        // Ready for systemd after the local preflight, not after connecting: a control plane
+        // that is down at boot must not fail the unit. /readyz says whether jobs can come.
+        systemd.ready(agent.statusLine());
+        ScheduledExecutorService ticker = ticker(agent, systemd);
+        try {
+          // Signal handlers instead of shutdown hooks: the agent then drains and returns its
+          // own exit code rather than dying with 143. SIGTERM drains (a second one, or SIGINT,
+          // interrupts the running jobs at once).
+          Signal.handle(new Signal("TERM"), s -> {
+            agent.drain(config.drainTimeout());
+            systemd.stopping(agent.statusLine());
+          });
+          Signal.handle(new Signal("INT"), s -> {
+            agent.stop();
+            systemd.stopping("stopping: interrupting running jobs");
+          });
+          // SIGHUP: credentials, the logging configuration and the config file's log level
+          // are read again; the JVM lives on.
+          Signal.handle(new Signal("HUP"), s -> {
+            reloadLogging(true);
+            agent.reload();
+          });
+          return agent.run();
+        } finally {
+          ticker.shutdownNow();
+        }
+      }
+    }
+  }
+
+  /** Prometheus for /metrics, with the JVM's and the process's own meters. */
+  private static PrometheusMeterRegistry metricsRegistry() {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    Metrics.addRegistry(registry);
+    new JvmMemoryMetrics().bindTo(Metrics.globalRegistry);
+    new JvmGcMetrics().bindTo(Metrics.globalRegistry);
+    new JvmThreadMetrics().bindTo(Metrics.globalRegistry);
+    new ClassLoaderMetrics().bindTo(Metrics.globalRegistry);
+    new ProcessorMetrics().bindTo(Metrics.globalRegistry);
+    new UptimeMetrics().bindTo(Metrics.globalRegistry);
+    new FileDescriptorMetrics().bindTo(Metrics.globalRegistry);
+    return registry;
+  }
+
+  private static void agentGauges(Agent agent, Path stateDir) {
+    Gauge.builder("outpost.jobs.running", agent, Agent::runningJobs)
+        .description("Jobs running on this agent").register(Metrics.globalRegistry);
+    Gauge.builder("outpost.ready", agent, a -> a.notReady().isEmpty() ? 1 : 0)
+        .description("1 when /readyz answers 200").register(Metrics.globalRegistry);
+    Gauge.builder("outpost.certificate.expiry", agent, a -> {
+      Instant expiry = a.certificateExpiry();
+      return expiry == null ? Double.NaN : expiry.getEpochSecond();
+    }).description("When the client certificate expires (Unix seconds)").baseUnit("seconds")
+        .register(Metrics.globalRegistry);
+    Gauge.builder("outpost.spool.size", stateDir, dir -> {
+      try {
+        return JobSpool.usage(dir);
+      } catch (IOException e) {
+        return Double.NaN;
+      }
+    }).description("Bytes held by job records: spooled and refused results").baseUnit("bytes")
+        .register(Metrics.globalRegistry);
+  }
+
+  /**
+   * Once a second: systemd's STATUS= when it changed, the watchdog while the main loop is
+   * alive, and the config file's log level when the file changed.
+   */
+  private ScheduledExecutorService ticker(Agent agent, SystemdNotifier systemd) {
+    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "ticker");
+      t.setDaemon(true);
+      return t;
+    });
+    AtomicReference<String> status = new AtomicReference<>("");
+    long watchdogEvery = systemd.watchdogInterval().map(Duration::toMillis).orElse(0L);
+    AtomicReference<Long> lastFed = new AtomicReference<>(0L);
+    Path configFile = configFile();
+    AtomicReference<String> seen = new AtomicReference<>(fingerprint(configFile));
+    ticker.scheduleWithFixedDelay(() -> {
+      try {
+        String now = agent.statusLine();
+        if (!now.equals(status.getAndSet(now)) && !agent.draining()) {
+          systemd.status(now);
+        }
+        long ms = System.currentTimeMillis();
+        if (watchdogEvery > 0 && ms - lastFed.get() >= watchdogEvery && agent.alive(ALIVE)) {
+          systemd.watchdog();
+          lastFed.set(ms);
+        }
+        String print = fingerprint(configFile);
+        if (configFile != null && !print.equals(seen.getAndSet(print))) {
+          reloadLogging(false);
+        }
+      } catch (RuntimeException e) {
+        log.warn("ticker: {}", e.toString());
+      }
+    }, 0, 1, TimeUnit.SECONDS);
+    return ticker;
+  }
+
+  private Path configFile() {
+    ConfigFile file = ((SettingSources) spec.commandLine().getDefaultValueProvider()).file();
+    return file == null ? null : file.path();
+  }
+
+  private static String fingerprint(Path file) {
     try {
-      version = Terraform.version(config.terraform());
+      return file == null ? "" : Files.getLastModifiedTime(file) + "/" + Files.size(file);
     } catch (IOException e) {
-      return fail(ExitCodes.TERRAFORM_UNAVAILABLE, "cannot run " + config.terraform()
-          + " version -json: " + e.getMessage());
-    }
-    String unsupported = SupportedVersions.check(version);
-    if (unsupported != null) {
-      return fail(ExitCodes.TERRAFORM_UNAVAILABLE, unsupported);
-    }
-    Sandbox box = Sandbox.create(config.sandbox(), null);
-    try {
-      box.probe(config.workDir());
-    } catch (SandboxUnavailableException e) {
-      return fail(ExitCodes.SANDBOX_UNAVAILABLE, "the " + config.sandbox()
-          + " sandbox does not work on this host: " + e.getMessage()
-          + " (jobs are never run unconfined unless --sandbox=none is given)");
-    }
-    if (box.name().equals("none")) {
-      log.warn("--sandbox=none: jobs run UNCONFINED with the agent's privileges");
-    } else {
-      log.info("sandbox {}: {}; network ceiling {}; {} granted file(s)", box.name(),
-          box.limitsInForce(config.limits()).summary(), config.networkCeiling(),
-          config.grantFiles().size());
-    }
-    Credentials credentials = credentials(config);
-    JobSettings jobs = new JobSettings(config.workDir(), config.terraform(),
-        TerraformBinary.newBuilder().setName(version.name()).setVersion(version.version()).build(),
-        box, config.cancelGrace(), Clock.systemUTC(), new Lifecycle(), config.stageTimeout(),
-        config.minFreeDiskBytes(), new ProviderCache(config.providerCache(),
-            config.providerCacheMaxBytes(), Duration.ofDays(30), Clock.systemUTC()),
-        config.providerMirrors(), config.passEnv(), config.confinement(),
-        config.networkAllowed(), config.jobDiskBudgetBytes(), config.stateDir(),
-        config.jobLogLimitBytes(), config.spoolBudgetBytes());
-    log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}",
-        AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),
-        config.controlPlane());
-    try (ControlPlaneClient client = new ControlPlaneClient(config.controlPlane(), credentials)) {
-      Agent agent = new Agent(config, client, credentials, jobs, AgentMain.version());
-      WorkDirectory.reportLeftovers(config.workDir(), agent.resumeJobs());
-      // Signal handlers instead of shutdown hooks: the agent then drains and returns its own
-      // exit code rather than dying with 143.
-      // SIGTERM drains (a second one, or SIGINT, interrupts the running jobs at once).
-      Signal.handle(new Signal("TERM"), s -> agent.drain(config.drainTimeout()));
-      Signal.handle(new Signal("INT"), s -> agent.stop());
-      // SIGHUP: credentials and the logging configuration are read again; the JVM lives on.
-      Signal.handle(new Signal("HUP"), s -> {
-        reloadLogging();
-        agent.reload();
-      });
-      return agent.run();
+      return "unreadable";
     }
   }
 
   /**
-   * Reads the logging configuration again (the built-in one, or the file named by
-   * {@code -Dlogback.configurationFile}, e.g. through JAVA_OPTS): a changed level applies.
+   * The logging configuration again; with a config file, its {@code log-level} (unless a flag
+   * or OUTPOST_LOG_LEVEL set the level, which win). A broken file keeps the level in force.
    */
-  static void reloadLogging() {
-    if (org.slf4j.LoggerFactory.getILoggerFactory()
-        instanceof ch.qos.logback.classic.LoggerContext context) {
-      context.reset();
+  private void reloadLogging(boolean signalled) {
+    String level = options.logLevel;
+    Path file = configFile();
+    SettingSources sources = (SettingSources) spec.commandLine().getDefaultValueProvider();
+    String source = sources.source(spec.findOption("--log-level"),
+        spec.commandLine().getParseResult());
+    if (file != null && (source.startsWith("file") || source.equals("default"))) {
       try {
-        new ch.qos.logback.classic.util.ContextInitializer(context).autoConfig();
-        log.info("logging configuration read again");
-      } catch (ch.qos.logback.core.joran.spi.JoranException e) {
-        System.err.println("outpost-agent: cannot read the logging configuration again: "
-            + e.getMessage());
+        String fromFile = ConfigFile.read(file, SettingSources.keys(spec)).get("log-level");
+        if (fromFile != null) {
+          if (!AgentConfig.LOG_LEVELS.contains(fromFile.toLowerCase(java.util.Locale.ROOT))) {
+            throw new ConfigException("--config " + file + ": log-level '" + fromFile
+                + "' is invalid: use " + String.join(", ", AgentConfig.LOG_LEVELS));
+          }
+          level = fromFile;
+        }
+      } catch (ConfigException e) {
+        log.error("the config file was not read again, the log level stays {}: {}", level,
+            e.getMessage());
       }
     }
+    options.logLevel = level;
+    Logging.apply(options.logFormat, level);
+    log.info("logging configuration read again ({}): level {}",
+        signalled ? "SIGHUP" : "the config file changed", level);
   }
 
   static Credentials credentials(AgentConfig config) {

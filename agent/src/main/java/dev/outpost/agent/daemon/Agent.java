@@ -2,6 +2,7 @@ package dev.outpost.agent.daemon;
 
 import dev.outpost.agent.job.JobSettings;
 import dev.outpost.agent.ops.AgentConfig;
+import dev.outpost.agent.ops.AgentMetrics;
 import dev.outpost.agent.ops.ConfigException;
 import dev.outpost.proto.ExitCodes;
 import dev.outpost.proto.ProtocolVersion;
@@ -56,6 +57,11 @@ public final class Agent {
   private final java.util.concurrent.atomic.AtomicBoolean reloadRequested =
       new java.util.concurrent.atomic.AtomicBoolean();
   private byte[] knownFiles;
+  private volatile boolean connected;
+  private volatile String lastProblem = "not connected yet";
+  private volatile long lastTick = System.nanoTime();
+  private final java.util.concurrent.atomic.AtomicBoolean onceTaken =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   public Agent(AgentConfig config, ControlPlaneClient client, Credentials credentials,
       JobSettings jobs, String agentVersion) {
@@ -81,6 +87,10 @@ public final class Agent {
       slots.resume(spool);
       ids.add(spool.jobId());
     }
+    if (config.once() && !ids.isEmpty()) {
+      // --once: a job taken back after a restart is the one job.
+      finishAfterTheJob();
+    }
     return ids;
   }
 
@@ -91,6 +101,56 @@ public final class Agent {
   public void reload() {
     log.info("reload requested: reading the credential files again");
     reloadRequested.set(true);
+  }
+
+  /**
+   * Why the agent is not ready for jobs: empty when it is connected, has its certificate and is
+   * not draining (the sandbox was probed at start; an agent whose sandbox fails does not run).
+   */
+  public java.util.List<String> notReady() {
+    java.util.List<String> problems = new java.util.ArrayList<>();
+    if (!connected) {
+      problems.add("not connected to the control plane: " + lastProblem);
+    }
+    if (credentials.source() instanceof IdentitySource.Enrolled && credentials.identity() == null) {
+      problems.add("not enrolled yet (no client certificate)");
+    }
+    if (draining.get()) {
+      problems.add("draining: taking no new jobs");
+    } else if (onceTaken.get()) {
+      problems.add("--once: the one job is taken");
+    }
+    return problems;
+  }
+
+  /** One line for an operator (systemd's STATUS=): the connection and the running jobs. */
+  public String statusLine() {
+    String jobs = slots.running() + " job(s) running";
+    if (draining.get()) {
+      return "draining; " + jobs;
+    }
+    return (connected ? "connected to " + config.controlPlane()
+        : "not connected to " + config.controlPlane() + " (" + lastProblem + ")") + "; " + jobs;
+  }
+
+  /** True while the main loop has gone round within {@code limit}: what the watchdog pings. */
+  public boolean alive(Duration limit) {
+    return System.nanoTime() - lastTick < limit.toNanos();
+  }
+
+  /** Jobs running now (a gauge). */
+  public int runningJobs() {
+    return slots.running();
+  }
+
+  /** When the client certificate in use expires; null before enrollment. */
+  public Instant certificateExpiry() {
+    Identity identity = credentials.identity();
+    return identity == null ? null : identity.notAfter();
+  }
+
+  public boolean draining() {
+    return draining.get();
   }
 
   /** Asks the agent to stop: no new jobs; running ones are interrupted and delivered. */
@@ -147,6 +207,7 @@ public final class Agent {
         if (f == null) {
           continue;
         }
+        lastProblem = f.message();
         switch (f.kind()) {
           case AUTH -> {
             if (!awaitNewCredentials(f)) {
@@ -171,9 +232,10 @@ public final class Agent {
                   + " s: " + f.message());
             }
             Duration wait = backoff.next();
+            AgentMetrics.reconnect();
             log.warn("connection to the control plane lost ({}); reconnecting in {} ms",
                 f.message(), wait.toMillis());
-            if (stopRequested.await(wait.toMillis(), TimeUnit.MILLISECONDS)) {
+            if (awaitStop(wait)) {
               return ExitCodes.OK;
             }
           }
@@ -183,6 +245,45 @@ public final class Agent {
     } finally {
       slots.stopAll(stopReason);
     }
+  }
+
+  /** Waits for a stop request up to {@code wait}, showing the watchdog the loop is alive. */
+  private boolean awaitStop(Duration wait) throws InterruptedException {
+    long end = System.nanoTime() + wait.toNanos();
+    while (true) {
+      lastTick = System.nanoTime();
+      long left = end - lastTick;
+      if (left <= 0) {
+        return false;
+      }
+      if (stopRequested.await(Math.min(left, WATCH_INTERVAL.toNanos()), TimeUnit.NANOSECONDS)) {
+        return true;
+      }
+    }
+  }
+
+  /**
+   * --once: the agent takes no job after this one, and stops (exit 0) once it is finished and
+   * its result delivered.
+   */
+  private void finishAfterTheJob() {
+    if (!onceTaken.compareAndSet(false, true)) {
+      return;
+    }
+    slots.drain();
+    announceSlots(0);
+    log.info("--once: the one job is taken; the agent exits once it is delivered");
+    Thread waiter = new Thread(() -> {
+      try {
+        slots.awaitIdle(Duration.ofDays(3650));
+        stopReason = "--once: the job is done";
+        stop();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "once");
+    waiter.setDaemon(true);
+    waiter.start();
   }
 
   private int fail(int code, String message) {
@@ -292,7 +393,12 @@ public final class Agent {
       public void onNext(ServerMessage message) {
         switch (message.getMessageCase()) {
           case WELCOME -> welcome.complete(message.getWelcome());
-          case ASSIGNMENT -> slots.start(message.getAssignment());
+          case ASSIGNMENT -> {
+            slots.start(message.getAssignment());
+            if (config.once()) {
+              finishAfterTheJob();
+            }
+          }
           case CANCEL -> slots.cancel(message.getCancel().getLease(),
               message.getCancel().getReason());
           case CLOSING -> log.info("the control plane is closing the session: {}",
@@ -328,16 +434,29 @@ public final class Agent {
       log.info("connected to {} as {} (session {}, protocol {}.{})", config.controlPlane(),
           w.getAgentId(), w.getSessionId(), w.getProtocolVersion().getMajor(),
           w.getProtocolVersion().getMinor());
+      connected = true;
       slots.startHeartbeat(Times.duration(w.getHeartbeatInterval()));
     } catch (ExecutionException e) {
-      return new SessionEnd(false, Failure.of(e.getCause()));
+      Failure f = Failure.of(e.getCause());
+      lastProblem = f.message();
+      return new SessionEnd(false, f);
     } catch (TimeoutException e) {
       cancelSession("no answer to Hello");
       return new SessionEnd(false, new Failure(Failure.Kind.RETRYABLE,
           "no answer from the control plane within " + config.connectTimeout().toSeconds()
               + " s"));
     }
+    try {
+      return watchSession(ended);
+    } finally {
+      connected = false;
+    }
+  }
+
+  private SessionEnd watchSession(CompletableFuture<Throwable> ended)
+      throws InterruptedException {
     while (!ended.isDone()) {
+      lastTick = System.nanoTime();
       if (stopRequested.await(WATCH_INTERVAL.toMillis(), TimeUnit.MILLISECONDS)) {
         cancelSession("agent stopping");
         return new SessionEnd(true, null);

@@ -65,6 +65,14 @@ public final class ControlPlaneClient implements AutoCloseable {
         .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
   }
 
+  /**
+   * An empty heartbeat: proves the control plane is reachable and accepts the org key and
+   * client certificate, without opening a session (no job can be assigned by it).
+   */
+  public void ping(Duration deadline) {
+    blocking(deadline).heartbeat(dev.outpost.proto.v1.HeartbeatRequest.getDefaultInstance());
+  }
+
   @Override
   public void close() {
     ManagedChannel channel = this.channel;

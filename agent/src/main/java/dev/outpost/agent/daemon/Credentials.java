@@ -69,6 +69,13 @@ public final class Credentials {
     return keys.get();
   }
 
+  /** The client certificate new connections present; empty before enrollment. */
+  public java.util.Optional<java.security.cert.X509Certificate> certificate() {
+    Identity identity = keys.get();
+    return identity == null ? java.util.Optional.empty()
+        : java.util.Optional.of(identity.certificate());
+  }
+
   void install(Identity identity) {
     keys.set(identity);
   }

@@ -31,6 +31,9 @@ public record Failure(Kind kind, String message) {
 
   public static Failure of(Throwable t) {
     Status status = Status.fromThrowable(t);
+    if (status.getCode() != Status.Code.OK) {
+      dev.outpost.agent.ops.AgentMetrics.rpcError(status.getCode());
+    }
     String description = status.getDescription() == null ? "" : status.getDescription();
     SSLException tls = find(t, SSLException.class);
     if (tls != null && isTrustFailure(tls)) {

@@ -1,5 +1,8 @@
 package dev.outpost.agent.daemon;
 
+import dev.outpost.agent.ops.AgentMetrics;
+import dev.outpost.proto.Times;
+
 import dev.outpost.agent.job.JobRunner;
 import dev.outpost.agent.job.JobSettings;
 import dev.outpost.proto.v1.HeartbeatRequest;
@@ -99,6 +102,11 @@ final class JobSlots {
     JobRunner runner = new JobRunner(assignment, settings,
         new LeaseCalls(client, assignment.getLease()), () -> finished(id));
     running.put(id, runner);
+    AgentMetrics.jobAccepted(runner.typeLabel(), false);
+    if (assignment.hasSubmittedAt() && assignment.hasLeasedAt()) {
+      AgentMetrics.dispatchWait(Duration.between(Times.instant(assignment.getSubmittedAt()),
+          Times.instant(assignment.getLeasedAt())));
+    }
     log.info("job {} accepted ({} of {} slots busy)", id, busy + 1, max);
     workers.execute(runner);
   }
@@ -113,6 +121,7 @@ final class JobSlots {
     JobRunner runner = new JobRunner(spool, settings, new LeaseCalls(client, lease),
         () -> finished(id));
     running.put(id, runner);
+    AgentMetrics.jobAccepted(runner.typeLabel(), true);
     log.info("job {} resumed from {} (left by an earlier agent process)", id, spool.dir());
     workers.execute(runner);
   }

@@ -113,6 +113,7 @@ public final class JobRunner implements Runnable {
   @Override
   public void run() {
     MDC.put("job", jobId());
+    long began = System.nanoTime();
     JobSpool spool = resumed;
     JobDirectory dir = null;
     try {
@@ -138,6 +139,9 @@ public final class JobRunner implements Runnable {
         delivering = true;
         ResultReporter.Delivery delivery = reporter.deliver(result);
         if (delivery == ResultReporter.Delivery.ACKNOWLEDGED) {
+          dev.outpost.agent.ops.AgentMetrics.jobFinished(typeLabel(),
+              dev.outpost.agent.ops.AgentMetrics.label(result.request().getOutcome(),
+                  "JOB_OUTCOME_"), java.time.Duration.ofNanos(System.nanoTime() - began));
           // The control plane counts the slot free once it has the result, and may assign the
           // next job at once: free it here too, before the directories are removed.
           finish();
@@ -455,6 +459,11 @@ public final class JobRunner implements Runnable {
       throw new java.io.IOException(kind + " has sha256 " + actual + " but the assignment "
           + "announced " + expected.getSha256());
     }
+  }
+
+  /** The job's type as a metric label: apply, plan, destroy, template_import. */
+  public String typeLabel() {
+    return assignment.getType().getTypeCase().name().toLowerCase(java.util.Locale.ROOT);
   }
 
   private String jobType() {

@@ -1,5 +1,7 @@
 package dev.outpost.agent.job;
 
+import dev.outpost.agent.ops.AgentMetrics;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.agent.logs.LogPipeline;
 import dev.outpost.agent.logs.Redactor;
@@ -97,6 +99,7 @@ final class StageRunner {
     if (!pipeline.overLimit()) {
       return null;
     }
+    AgentMetrics.logLimitReached();
     return "the job's log reached its limit of " + ByteSize.format(pipeline.limit())
         + " (--job-log-limit) and the job was stopped; every line written so far is delivered";
   }
@@ -152,6 +155,7 @@ final class StageRunner {
     }
     TerraformRun resumed = recorded(stage);
     TerraformRun run = resumed != null ? resumed : start.start();
+    long began = System.nanoTime();
     current = run;
     last = run;
     if (cancelReason != null) {
@@ -167,6 +171,7 @@ final class StageRunner {
     pipeline.follow(stage, run.stdoutFile(), run.stderrFile(),
         () -> watch.check() && (run.exitCode().isPresent() || !run.process().isAlive()));
     Integer code = run.waitFor(Duration.ofSeconds(5)).orElse(null);
+    AgentMetrics.stageFinished(name(stage), Duration.ofNanos(System.nanoTime() - began));
     if (watch.failure != null) {
       current = null;
       run.stop(Duration.ZERO);
@@ -252,6 +257,7 @@ final class StageRunner {
     }
     TerraformRun resumed = recorded(stage);
     TerraformRun run = resumed != null ? resumed : start.start();
+    long began = System.nanoTime();
     current = run;
     if (cancelReason != null) {
       stopInBackground(run);
@@ -259,6 +265,7 @@ final class StageRunner {
     pipeline.follow(stage, null, run.stderrFile(),
         () -> run.exitCode().isPresent() || !run.process().isAlive());
     Integer code = run.waitFor(Duration.ofSeconds(5)).orElse(null);
+    AgentMetrics.stageFinished(name(stage), Duration.ofNanos(System.nanoTime() - began));
     current = null;
     run.stop(Duration.ZERO);
     if (code == null) {

@@ -1,5 +1,7 @@
 package dev.outpost.agent.logs;
 
+import dev.outpost.agent.ops.AgentMetrics;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.agent.daemon.Backoff;
@@ -279,6 +281,7 @@ public final class LogPipeline implements AutoCloseable {
             ? new Pending(entry, source, end, 0, nextLineId)
             : new Pending(entry, source, start, i + 1, lineId));
         unackedBytes += entry.getSerializedSize();
+        AgentMetrics.logUnacknowledged(entry.getSerializedSize());
       }
       notifyAll();
     }
@@ -433,9 +436,16 @@ public final class LogPipeline implements AutoCloseable {
         deliveryProblem = null;
         synchronized (this) {
           acked = Math.max(acked, ack);
+          long lines = 0;
+          long bytes = 0;
           while (!unacked.isEmpty() && unacked.peekFirst().entry().getSeq() <= acked) {
-            unackedBytes -= unacked.removeFirst().entry().getSerializedSize();
+            int size = unacked.removeFirst().entry().getSerializedSize();
+            unackedBytes -= size;
+            lines++;
+            bytes += size;
           }
+          AgentMetrics.logUnacknowledged(-bytes);
+          AgentMetrics.logSent(lines, bytes);
           notifyAll();
         }
       } catch (InterruptedException e) {
@@ -474,6 +484,10 @@ public final class LogPipeline implements AutoCloseable {
   public void close() {
     closed = true;
     synchronized (this) {
+      // What is left unacknowledged is in the journal for a later process; not this one's.
+      AgentMetrics.logUnacknowledged(-unackedBytes);
+      unackedBytes = 0;
+      unacked.clear();
       notifyAll();
     }
     sender.interrupt();

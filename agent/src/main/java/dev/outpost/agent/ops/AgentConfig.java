@@ -47,12 +47,18 @@ public record AgentConfig(
     long jobDiskBudgetBytes,
     Duration drainTimeout,
     long jobLogLimitBytes,
-    long spoolBudgetBytes) {
+    long spoolBudgetBytes,
+    boolean once,
+    String opsAddress,
+    String logFormat,
+    String logLevel) {
 
   /** Always hidden from jobs, with the agent's own directories and key files. */
   public static final Path CONFIG_DIR = Path.of("/etc/outpost");
 
   private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):(\\d{1,5})");
+  public static final List<String> LOG_LEVELS = List.of("error", "warn", "info", "debug",
+      "trace");
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
   public AgentConfig {
@@ -116,6 +122,26 @@ public record AgentConfig(
     }
     if (maxJobs < 1 || maxJobs > 64) {
       throw new ConfigException("--max-jobs " + maxJobs + " is invalid: use 1 to 64");
+    }
+    if (once && maxJobs != 1) {
+      throw new ConfigException("--max-jobs " + maxJobs + " is invalid with --once, which takes "
+          + "a single job: leave --max-jobs at 1");
+    }
+    if (!opsAddress.equals("none")) {
+      var ops = HOST_PORT.matcher(opsAddress);
+      if (!ops.matches() || Integer.parseInt(ops.group(2)) > 65535) {
+        throw new ConfigException("--ops-address '" + opsAddress + "' is invalid: expected "
+            + "HOST:PORT with a port from 0 to 65535 (0: any free port), or none");
+      }
+    }
+    if (!List.of("auto", "human", "json").contains(logFormat)) {
+      throw new ConfigException("--log-format '" + logFormat + "' is invalid: use auto, human "
+          + "or json");
+    }
+    logLevel = logLevel.toLowerCase(java.util.Locale.ROOT);
+    if (!LOG_LEVELS.contains(logLevel)) {
+      throw new ConfigException("--log-level '" + logLevel + "' is invalid: use "
+          + String.join(", ", LOG_LEVELS));
     }
     if (!NAME.matcher(agentName).matches()) {
       throw new ConfigException("--name '" + agentName + "' is invalid: use 1-64 letters, "
@@ -241,6 +267,17 @@ public record AgentConfig(
     } catch (IOException e) {
       return p.toAbsolutePath().normalize();
     }
+  }
+
+  /** Where the ops endpoints listen; empty with {@code --ops-address none}. */
+  public java.util.Optional<java.net.InetSocketAddress> opsSocketAddress() {
+    if (opsAddress.equals("none")) {
+      return java.util.Optional.empty();
+    }
+    int colon = opsAddress.lastIndexOf(':');
+    String host = opsAddress.substring(0, colon).replaceAll("^\\[|\\]$", "");
+    return java.util.Optional.of(new java.net.InetSocketAddress(host,
+        Integer.parseInt(opsAddress.substring(colon + 1))));
   }
 
   /** True when the agent enrolls for its certificate instead of using operator files. */

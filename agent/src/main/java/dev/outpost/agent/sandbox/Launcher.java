@@ -138,6 +138,7 @@ final class Launcher {
     Instant deadline = Instant.now().plus(PID_WAIT);
     while (files.launched().isEmpty()) {
       if (result.hasResult() && files.launched().isEmpty()) {
+        dev.outpost.agent.ops.AgentMetrics.sandboxFailure("launch");
         throw new IOException("launch of " + spec.command().get(0) + " failed before recording"
             + " a pid (exit " + result.getExitValue() + "): " + failureText(result, spec));
       }

@@ -87,6 +87,10 @@ final class AgentProcess implements AutoCloseable {
       throws IOException {
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(output.toFile());
+    // Several agents run side by side in one test: each gets a free port for its ops
+    // endpoints. The tests read the human log format unless one asks for JSON.
+    builder.environment().put("OUTPOST_OPS_ADDRESS", "127.0.0.1:0");
+    builder.environment().put("OUTPOST_LOG_FORMAT", "human");
     builder.environment().putAll(env);
     // A variable that must never reach a job: the tests look for it in job logs.
     builder.environment().put("OUTPOST_TEST_CANARY", "agent-env-canary-7f3a");
