@@ -486,6 +486,7 @@ public final class Agent {
   }
 
   private void announceSlots(int free) {
+    log.debug("announcing {} free slot(s) to the control plane", free);
     send(AgentMessage.newBuilder().setSlots(SlotsAvailable.newBuilder().setFreeSlots(free)).build());
   }
 

@@ -63,7 +63,7 @@ public final class AgentMetrics {
   /** Log entries the control plane acknowledged, and their bytes. */
   public static void logSent(long lines, long bytes) {
     Counter.builder("outpost.log.lines.sent").register(Metrics.globalRegistry).increment(lines);
-    Counter.builder("outpost.log.bytes.sent").baseUnit("bytes")
+    Counter.builder("outpost.log.bytes.sent")
         .register(Metrics.globalRegistry).increment(bytes);
   }
 

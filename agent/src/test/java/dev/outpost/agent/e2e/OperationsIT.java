@@ -98,6 +98,11 @@ class OperationsIT {
     int port = opsPort(agent);
     assertThat(get(port, "/healthz").body()).isEqualTo("ok\n");
     await("ready").atMost(WAIT).until(() -> get(port, "/readyz").statusCode() == 200);
+    // The level follows the config file while the agent runs.
+    Files.writeString(config, Files.readString(config).replace("log-level: info",
+        "log-level: debug"));
+    await("level changed").atMost(WAIT).until(() -> agent.output()
+        .contains("logging configuration read again (the config file changed): level debug"));
 
     Job job = stub.submitApply(gated, "acme", "ws-metrics", Map.of(),
         Map.of("db_password", SECRET));
@@ -154,6 +159,8 @@ class OperationsIT {
     assertThat(lines).isNotEmpty().allSatisfy(l -> assertThat(l.has("timestamp")
         && l.has("level") && l.has("loggerName") && l.has("formattedMessage"))
         .as("fields of %s", l).isTrue());
+    assertThat(lines).as("debug lines after the change")
+        .anySatisfy(l -> assertThat(l.path("level").asText()).isEqualTo("DEBUG"));
     assertThat(lines).anySatisfy(l -> {
       assertThat(l.path("mdc").path("job").asText()).isEqualTo(job.getId());
       assertThat(l.path("formattedMessage").asText()).contains("result acknowledged");
