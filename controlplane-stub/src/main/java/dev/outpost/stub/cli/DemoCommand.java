@@ -141,7 +141,9 @@ final class DemoCommand implements Callable<Integer> {
         "--key", data.pki().clientKey("demo-agent").toString(),
         "--org-key-file", keyFile.toString(), "--state-dir", dir.resolve("state").toString(),
         "--work-dir", dir.resolve("work").toString(), "--name", "demo-agent",
-        "--sandbox", sandbox, "--cancel-grace", "PT5S"));
+        "--sandbox", sandbox, "--cancel-grace", "PT5S",
+        // Beside a real agent on this host: a free port for its endpoints; a readable log file.
+        "--ops-address", "127.0.0.1:0", "--log-format", "human"));
     return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile())
         .start();
   }
