@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.outpost.agent.ops.NotifySocket;
 import dev.outpost.proto.ExitCodes;
 import dev.outpost.proto.v1.Job;
 import dev.outpost.proto.v1.JobStatus;
@@ -30,8 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Running the agent as an operator would: its ops endpoints scraped while a real job runs,
- * its JSON log read back (and searched for secrets), `check` against a live control plane,
- * and `--once`. One stub serves the class; each test has its own agent and workspace.
+ * its systemd notifications received, its JSON log read back (and searched for secrets),
+ * `check` against a live control plane, and `--once`. One stub serves the class; each test has its own agent and workspace.
  */
 class OperationsIT {
   private static final Duration WAIT = Duration.ofSeconds(90);
@@ -47,6 +48,7 @@ class OperationsIT {
   private static Path gated;
   private static Path quick;
   private AgentProcess agent;
+  private NotifySocket systemd;
 
   @BeforeAll
   static void startStub() throws IOException {
@@ -75,6 +77,9 @@ class OperationsIT {
     if (agent != null) {
       agent.close();
     }
+    if (systemd != null) {
+      systemd.close();
+    }
   }
 
   @AfterAll
@@ -93,9 +98,18 @@ class OperationsIT {
         log-level: info
         drain-timeout: PT5M
         """);
+    // systemd's side: the agent notifies a socket of the test's, with a 1 s watchdog.
+    Path socket = dir.resolve("notify.sock");
+    systemd = NotifySocket.bind(socket.toString());
     agent = stub.startAgent(dir, "ops-agent", List.of("--config", config.toString()),
-        Map.of("OUTPOST_LOG_FORMAT", ""));
+        Map.of("OUTPOST_LOG_FORMAT", "", "NOTIFY_SOCKET", socket.toString(),
+            "WATCHDOG_USEC", "2000000"));
     int port = opsPort(agent);
+    // READY=1 after the local preflight, not after connecting; then STATUS and WATCHDOG.
+    assertThat(systemd.next(WAIT)).startsWith("READY=1\nSTATUS=");
+    assertThat(systemd.nextStartingWith("STATUS=connected to " + stub.agentTarget(), WAIT))
+        .isNotNull();
+    assertThat(systemd.nextStartingWith("WATCHDOG=1", WAIT)).isEqualTo("WATCHDOG=1");
     assertThat(get(port, "/healthz").body()).isEqualTo("ok\n");
     await("ready").atMost(WAIT).until(() -> get(port, "/readyz").statusCode() == 200);
     // The level follows the config file while the agent runs.
@@ -108,6 +122,7 @@ class OperationsIT {
         Map.of("db_password", SECRET));
     await("job started").atMost(WAIT).until(() -> stub.logText(job.getId())
         .contains("(local-exec): started"));
+    assertThat(systemd.nextStartingWith("STATUS=connected", WAIT)).endsWith("; 1 job(s) running");
     String during = await("log lines counted").atMost(WAIT)
         .until(() -> get(port, "/metrics").body(), m -> value(m, "outpost_log_lines_sent_total") > 0);
     assertThat(value(during, "outpost_jobs_running")).isEqualTo(1);
@@ -141,6 +156,8 @@ class OperationsIT {
     await("second job started").atMost(WAIT).until(() -> stub.logText(second.getId())
         .contains("(local-exec): started"));
     agent.signal("TERM");
+    assertThat(systemd.nextStartingWith("STOPPING=1", WAIT))
+        .isEqualTo("STOPPING=1\nSTATUS=draining; 1 job(s) running");
     await("not ready while draining").atMost(WAIT).until(() -> get(port, "/readyz"),
         r -> r.statusCode() == 503 && r.body().contains("draining"));
     assertThat(get(port, "/healthz").statusCode()).as("alive while draining").isEqualTo(200);
