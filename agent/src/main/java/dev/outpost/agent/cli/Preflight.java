@@ -25,7 +25,8 @@ final class Preflight {
     TerraformVersion version;
     try {
       version = Terraform.version(config.terraform());
-    } catch (IOException e) {
+    } catch (IOException | RuntimeException e) {
+      // Not Terraform at all (its version -json is not Terraform's JSON) counts as missing.
       return Local.failed(null, ExitCodes.TERRAFORM_UNAVAILABLE, "cannot run "
           + config.terraform() + " version -json: " + e.getMessage());
     }
