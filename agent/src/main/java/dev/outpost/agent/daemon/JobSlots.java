@@ -1,10 +1,9 @@
 package dev.outpost.agent.daemon;
 
-import dev.outpost.agent.ops.AgentMetrics;
-import dev.outpost.proto.Times;
-
 import dev.outpost.agent.job.JobRunner;
 import dev.outpost.agent.job.JobSettings;
+import dev.outpost.agent.ops.AgentMetrics;
+import dev.outpost.proto.Times;
 import dev.outpost.proto.v1.HeartbeatRequest;
 import dev.outpost.proto.v1.HeartbeatResponse;
 import dev.outpost.proto.v1.JobAssignment;

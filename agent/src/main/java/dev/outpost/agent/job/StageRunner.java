@@ -1,10 +1,9 @@
 package dev.outpost.agent.job;
 
-import dev.outpost.agent.ops.AgentMetrics;
-
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.agent.logs.LogPipeline;
 import dev.outpost.agent.logs.Redactor;
+import dev.outpost.agent.ops.AgentMetrics;
 import dev.outpost.agent.ops.ByteSize;
 import dev.outpost.agent.sandbox.LimitsInForce;
 import dev.outpost.agent.terraform.TerraformMessage;

@@ -1,11 +1,10 @@
 package dev.outpost.agent.logs;
 
-import dev.outpost.agent.ops.AgentMetrics;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.agent.daemon.Backoff;
 import dev.outpost.agent.daemon.Failure;
+import dev.outpost.agent.ops.AgentMetrics;
 import dev.outpost.proto.Times;
 import dev.outpost.proto.v1.LogEntry;
 import dev.outpost.proto.v1.LogLevel;
