@@ -1,0 +1,42 @@
+package dev.outpost.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.openjdk.jmh.results.format.ResultFormatType;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/**
+ * A smoke pass of the harness, not a measurement: every benchmark runs once, briefly, in this
+ * JVM, and the report is built from JMH's JSON. No target is asserted: speed is bench/run's
+ * business.
+ */
+class BenchSmokeTest {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void everyBenchmarkRuns_andTheReportHasARowPerTarget() throws Exception {
+    Path json = tmp.resolve("jmh.json");
+    Options options = new OptionsBuilder().include("dev\\.outpost\\..*Benchmark")
+        .forks(0).warmupIterations(0).measurementIterations(1)
+        .measurementTime(TimeValue.milliseconds(300)).shouldFailOnError(true)
+        .resultFormat(ResultFormatType.JSON).result(json.toString()).build();
+    var results = new Runner(options).run();
+
+    assertThat(results).hasSize(2).allSatisfy(r ->
+        assertThat(r.getPrimaryResult().getScore()).as(r.getParams().getBenchmark()).isPositive());
+    List<Report.Row> rows = Report.rows(new ObjectMapper().readTree(json.toFile()));
+    assertThat(rows).hasSize(11);
+    assertThat(rows.get(0).value()).endsWith("lines/s");
+    assertThat(rows.get(1).value()).endsWith("MB/s");
+    assertThat(Report.markdown(rows)).startsWith("| measure | target | measured | |");
+  }
+}
