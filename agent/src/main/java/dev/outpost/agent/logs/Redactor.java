@@ -25,7 +25,15 @@ public final class Redactor {
   /** Encoded fragments shorter than this are too likely to occur by chance. */
   private static final int MIN_ENCODED_LENGTH = 8;
 
+  private static final int BUCKETS = 1 << 16;
+
   private final List<String> patterns;
+  /**
+   * Patterns by a hash of their first three characters (every pattern has at least four): a
+   * line is searched only for the patterns whose start occurs in it, in one pass over the line,
+   * instead of once per pattern (a value has up to eight encoded forms).
+   */
+  private final int[][] byFirstThree = new int[BUCKETS][];
   private final AtomicLong count = new AtomicLong();
 
   public Redactor(List<String> values) {
@@ -46,6 +54,19 @@ public final class Redactor {
     // Longest first, so a secret that contains another is masked whole.
     sorted.sort(Comparator.comparingInt(String::length).reversed());
     this.patterns = List.copyOf(sorted);
+    for (int i = 0; i < patterns.size(); i++) {
+      String p = patterns.get(i);
+      int bucket = bucket(p.charAt(0), p.charAt(1), p.charAt(2));
+      int[] ids = byFirstThree[bucket];
+      int[] more = ids == null ? new int[1] : java.util.Arrays.copyOf(ids, ids.length + 1);
+      more[more.length - 1] = i;
+      byFirstThree[bucket] = more;
+    }
+  }
+
+  /** A hash of three characters; patterns that start alike share a bucket. */
+  private static int bucket(char a, char b, char c) {
+    return (a * 961 + b * 31 + c) & (BUCKETS - 1);
   }
 
   private static void addForms(Set<String> out, String secret) {
@@ -84,8 +105,30 @@ public final class Redactor {
   }
 
   public String redact(String line) {
+    if (patterns.isEmpty() || line.length() < MIN_SECRET_LENGTH) {
+      return line;
+    }
+    long[] candidates = null;
+    for (int i = 0; i + 2 < line.length(); i++) {
+      int[] ids = byFirstThree[bucket(line.charAt(i), line.charAt(i + 1), line.charAt(i + 2))];
+      if (ids != null) {
+        if (candidates == null) {
+          candidates = new long[(patterns.size() + 63) >>> 6];
+        }
+        for (int id : ids) {
+          candidates[id >>> 6] |= 1L << id;
+        }
+      }
+    }
+    if (candidates == null) {
+      return line;
+    }
     String out = line;
-    for (String secret : patterns) {
+    for (int p = 0; p < patterns.size(); p++) {
+      if ((candidates[p >>> 6] & (1L << p)) == 0) {
+        continue; // its first three characters are nowhere in the line
+      }
+      String secret = patterns.get(p);
       int at = out.indexOf(secret);
       if (at < 0) {
         continue;
