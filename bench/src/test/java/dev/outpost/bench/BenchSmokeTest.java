@@ -33,10 +33,17 @@ class BenchSmokeTest {
 
     assertThat(results).hasSize(2).allSatisfy(r ->
         assertThat(r.getPrimaryResult().getScore()).as(r.getParams().getBenchmark()).isPositive());
-    List<Report.Row> rows = Report.rows(new ObjectMapper().readTree(json.toFile()));
+    ObjectMapper mapper = new ObjectMapper();
+    List<Report.Row> rows = Report.rows(mapper.readTree(json.toFile()), mapper.readTree(
+        "{\"startToReadyMillis\": [900, 1100, 1000], \"rssIdleKiB\": [81920],"
+            + " \"rssAfterJobsKiB\": 102400, \"dispatchMillis\": [20, 30, 60]}"));
     assertThat(rows).hasSize(11);
     assertThat(rows.get(0).value()).endsWith("lines/s");
     assertThat(rows.get(1).value()).endsWith("MB/s");
+    assertThat(rows.get(2).value()).isEqualTo("p50 30 ms, p99 60 ms");
+    assertThat(rows.get(2).verdict()).isEqualTo("NOT met");
+    assertThat(rows.get(3).value()).isEqualTo("80 MiB idle, 100 MiB after the jobs");
+    assertThat(rows.get(4).value()).isEqualTo("1.00 s");
     assertThat(Report.markdown(rows)).startsWith("| measure | target | measured | |");
   }
 }
