@@ -53,9 +53,14 @@ import java.util.concurrent.TimeUnit;
  * Writes the samples as JSON for {@link Report}.
  */
 public final class WholeProcess {
-  /** The launcher's defaults (packaging/bin/outpost-agent): what a supervised agent runs with. */
-  static final List<String> JVM_FLAGS = List.of("-Xss512k", "-XX:+UseSerialGC",
-      "-XX:MaxRAMPercentage=25", "-XX:+CrashOnOutOfMemoryError", "-XX:-CreateCoredumpOnCrash");
+  /**
+   * The launcher's defaults (packaging/bin/outpost-agent): what a supervised agent runs with,
+   * unless BENCH_JVM_FLAGS names others (to compare flags).
+   */
+  static final List<String> JVM_FLAGS = System.getenv().containsKey("BENCH_JVM_FLAGS")
+      ? List.of(System.getenv("BENCH_JVM_FLAGS").trim().split("\\s+"))
+      : List.of("-Xss512k", "-XX:+UseSerialGC", "-XX:MaxRAMPercentage=25",
+          "-XX:+CrashOnOutOfMemoryError", "-XX:-CreateCoredumpOnCrash");
 
   private final Path agentJar;
   private final Path dir;
