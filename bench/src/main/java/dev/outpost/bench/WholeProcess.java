@@ -20,6 +20,7 @@ import dev.outpost.stub.server.AdminClient;
 import dev.outpost.stub.server.ControlPlane;
 import dev.outpost.stub.server.SourceArchive;
 import dev.outpost.stub.server.StubServer;
+import dev.outpost.stub.store.JobRecord;
 import dev.outpost.stub.store.MemoryStore;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -197,12 +198,8 @@ public final class WholeProcess {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
     while (System.nanoTime() < deadline) {
       Job job = admin.blocking(10).getJob(GetJobRequest.newBuilder().setId(id).build());
-      boolean ended = switch (job.getStatus()) {
-        case JOB_STATUS_SUCCEEDED, JOB_STATUS_FAILED, JOB_STATUS_CANCELLED,
-            JOB_STATUS_INTERRUPTED -> true;
-        default -> false;
-      };
-      if (ended && job.getLogEntries() >= job.getLastLogSeq()) {
+      if (JobRecord.isTerminal(job.getStatus())
+          && job.getLogEntries() >= job.getLastLogSeq()) {
         return job;
       }
       if (!agent.isAlive()) {
