@@ -36,14 +36,19 @@ class BenchSmokeTest {
     ObjectMapper mapper = new ObjectMapper();
     List<Report.Row> rows = Report.rows(mapper.readTree(json.toFile()), mapper.readTree(
         "{\"startToReadyMillis\": [900, 1100, 1000], \"rssIdleKiB\": [81920],"
-            + " \"rssAfterJobsKiB\": 102400, \"dispatchMillis\": [20, 30, 60]}"));
+            + " \"rssDuringJobsKiB\": 102400, \"dispatchMillis\": [20, 30, 60],"
+            + " \"overheadSmall\": {\"agentMillis\": [500, 400, 450],"
+            + " \"bareMillis\": [300, 320, 310]}}"));
     assertThat(rows).hasSize(11);
-    assertThat(rows.get(0).value()).endsWith("lines/s");
-    assertThat(rows.get(1).value()).endsWith("MB/s");
+    assertThat(rows.get(0).value()).isEqualTo("agent 450 ms, bare 310 ms: +140 ms, ratio 1.452");
+    assertThat(rows.get(0).verdict()).isEqualTo("met");
+    assertThat(rows.get(1).value()).isEqualTo("not measured");
     assertThat(rows.get(2).value()).isEqualTo("p50 30 ms, p99 60 ms");
     assertThat(rows.get(2).verdict()).isEqualTo("NOT met");
-    assertThat(rows.get(3).value()).isEqualTo("80 MiB idle, 100 MiB after the jobs");
-    assertThat(rows.get(4).value()).isEqualTo("1.00 s");
+    assertThat(rows.get(5).value()).isEqualTo("80 MiB idle, 100 MiB peak during jobs");
+    assertThat(rows.get(6).value()).isEqualTo("1.00 s");
+    assertThat(rows.get(9).value()).endsWith("lines/s");
+    assertThat(rows.get(10).value()).endsWith("MB/s");
     assertThat(Report.markdown(rows)).startsWith("| measure | target | measured | |");
   }
 }

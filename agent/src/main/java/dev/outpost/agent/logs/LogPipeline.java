@@ -51,6 +51,7 @@ public final class LogPipeline implements AutoCloseable {
   static final int SYNC_BYTES = 256 * 1024;
   static final long MAX_BUFFERED_BYTES = 8L << 20;
   private static final long READ_CHUNK = 256 * 1024;
+  /** The longest pause between two looks at a command's output files. */
   private static final Duration POLL = Duration.ofMillis(10);
   private static final String PARTS = "#parts";
 
@@ -198,6 +199,8 @@ public final class LogPipeline implements AutoCloseable {
     FileTail err = tail(stderr.getFileName().toString(), stderr);
     String outKey = stdout == null ? null : stdout.getFileName().toString();
     String errKey = stderr.getFileName().toString();
+    // Quick looks while output flows or the command may be about to end; one per POLL when quiet.
+    dev.outpost.agent.daemon.Pace pace = new dev.outpost.agent.daemon.Pace(POLL);
     while (true) {
       // Read "finished" before the files: whatever was written before the exit is then
       // guaranteed to be seen by the final pass.
@@ -216,7 +219,9 @@ public final class LogPipeline implements AutoCloseable {
         return;
       }
       if (lastSeq() == before) {
-        Thread.sleep(POLL.toMillis());
+        pace.pause();
+      } else {
+        pace.reset();
       }
     }
   }

@@ -1,5 +1,6 @@
 package dev.outpost.agent.sandbox;
 
+import dev.outpost.agent.daemon.Pace;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,7 +18,8 @@ final class LaunchedProcess implements SandboxedProcess {
   private static final Duration KILL_WAIT = Duration.ofSeconds(10);
   /** How long a dead launch may take to record its exit before we call it gone. */
   private static final Duration EXIT_SETTLE = Duration.ofSeconds(2);
-  private static final Duration POLL = Duration.ofMillis(20);
+  /** The longest pause between two looks at the control files or /proc. */
+  private static final Duration POLL_CAP = Duration.ofMillis(20);
   private static final Duration CGROUP_WAIT = Duration.ofSeconds(5);
 
   private final ControlFiles files;
@@ -40,6 +42,7 @@ final class LaunchedProcess implements SandboxedProcess {
   @Override
   public long processGroupId() {
     Instant deadline = Instant.now().plus(PGID_WAIT);
+    Pace pace = new Pace(POLL_CAP);
     while (true) {
       Optional<Long> pgid = knownGroup();
       if (pgid.isPresent()) {
@@ -48,7 +51,7 @@ final class LaunchedProcess implements SandboxedProcess {
       if (exitCode().isPresent() || Instant.now().isAfter(deadline)) {
         throw new IllegalStateException("no process group recorded in " + files.dir());
       }
-      pause();
+      pause(pace);
     }
   }
 
@@ -68,6 +71,7 @@ final class LaunchedProcess implements SandboxedProcess {
   public Optional<Integer> waitFor(Duration timeout) throws InterruptedException {
     Instant deadline = Instant.now().plus(timeout);
     Instant goneSince = null;
+    Pace pace = new Pace(POLL_CAP);
     while (true) {
       Optional<Integer> code = exitCode();
       if (code.isPresent()) {
@@ -83,7 +87,7 @@ final class LaunchedProcess implements SandboxedProcess {
       if (now.isAfter(deadline)) {
         return Optional.empty();
       }
-      Thread.sleep(POLL.toMillis());
+      pace.pause();
     }
   }
 
@@ -146,12 +150,13 @@ final class LaunchedProcess implements SandboxedProcess {
   private void removeCgroups() throws InterruptedException {
     List<Path> dirs = files.cgroups();
     Instant deadline = Instant.now().plus(CGROUP_WAIT);
+    Pace pace = new Pace(POLL_CAP);
     while (true) {
       Cgroups.remove(dirs);
       if (dirs.stream().noneMatch(Files::exists) || Instant.now().isAfter(deadline)) {
         return;
       }
-      Thread.sleep(POLL.toMillis());
+      pace.pause();
     }
   }
 
@@ -171,8 +176,9 @@ final class LaunchedProcess implements SandboxedProcess {
       if (sandboxInit().isPresent()) {
         kill();
         Instant deadline = Instant.now().plus(KILL_WAIT);
+        Pace pace = new Pace(POLL_CAP);
         while (sandboxInit().isPresent() && Instant.now().isBefore(deadline)) {
-          Thread.sleep(POLL.toMillis());
+          pace.pause();
         }
       }
     } else {
@@ -215,9 +221,9 @@ final class LaunchedProcess implements SandboxedProcess {
         .isPresent();
   }
 
-  private static void pause() {
+  private static void pause(Pace pace) {
     try {
-      Thread.sleep(POLL.toMillis());
+      pace.pause();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while waiting for the process group", e);

@@ -25,7 +25,7 @@ final class Launcher {
   /** Own session: a Ctrl-C or group signal aimed at the JVM does not reach the job. */
   private static final String SETSID = "/usr/bin/setsid";
   private static final Duration PID_WAIT = Duration.ofSeconds(10);
-  private static final Duration POLL = Duration.ofMillis(10);
+  private static final Duration POLL_CAP = Duration.ofMillis(10);
 
   /*
    * Positional parameters carry every path, so nothing needs quoting. `env --default-signal`
@@ -68,9 +68,12 @@ final class Launcher {
       "  IFS='",
       "'",
       "  for cg in $cgs; do echo $$ > \"${cg%/*}/cgroup.procs\"; done 2>/dev/null",
-      // Killed tasks may still be exiting when bwrap is gone: retry, bounded (5 s).
+      // Killed tasks may still be exiting when bwrap is gone: retry, bounded (about 5 s). The
+      // first retries come quickly: the exit is recorded only after this, and the agent is
+      // waiting for it.
       "  for cg in $cgs; do n=0; while [ -d \"$cg\" ] && ! /bin/rmdir \"$cg\" 2>/dev/null"
-          + " && [ $n -lt 50 ]; do n=$((n+1)); /bin/sleep 0.1; done; done",
+          + " && [ $n -lt 100 ]; do n=$((n+1)); if [ $n -le 50 ]; then /bin/sleep 0.002;"
+          + " else /bin/sleep 0.1; fi; done; done",
       "  unset IFS",
       "fi",
       "echo \"$rc\" > \"$ctl/exit.tmp\" && /bin/mv -f \"$ctl/exit.tmp\" \"$ctl/exit\"",
@@ -136,6 +139,7 @@ final class Launcher {
   private static void awaitPid(ControlFiles files, DefaultExecuteResultHandler result,
       SandboxSpec spec) throws IOException {
     Instant deadline = Instant.now().plus(PID_WAIT);
+    dev.outpost.agent.daemon.Pace pace = new dev.outpost.agent.daemon.Pace(POLL_CAP);
     while (files.launched().isEmpty()) {
       if (result.hasResult() && files.launched().isEmpty()) {
         dev.outpost.agent.ops.AgentMetrics.sandboxFailure("launch");
@@ -147,7 +151,7 @@ final class Launcher {
             + PID_WAIT + ": " + failureText(result, spec));
       }
       try {
-        Thread.sleep(POLL.toMillis());
+        pace.pause();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IOException("interrupted while starting " + spec.command().get(0), e);
