@@ -97,6 +97,8 @@ public final class LogPipeline implements AutoCloseable {
       new java.util.concurrent.atomic.AtomicLong();
   private long lastSync = System.nanoTime() - SYNC_INTERVAL.toNanos();
   private volatile boolean closed;
+  /** Someone waits for everything to be delivered: checkpoints are not paced any more. */
+  private boolean draining;
   private volatile String deliveryProblem;
   private boolean refused;
 
@@ -329,6 +331,8 @@ public final class LogPipeline implements AutoCloseable {
    */
   public synchronized boolean awaitDelivered(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
+    draining = true;
+    notifyAll();
     while (acked < nextSeq - 1) {
       if (refused) {
         return true;
@@ -350,7 +354,8 @@ public final class LogPipeline implements AutoCloseable {
   /**
    * Takes the next batch: the oldest unacknowledged entries. When the batch reaches past the
    * last checkpoint a new one is forced to the journal first, at most every
-   * {@link #SYNC_INTERVAL} unless {@link #SYNC_BYTES} are waiting. Null when closed.
+   * {@link #SYNC_INTERVAL} unless {@link #SYNC_BYTES} are waiting or someone waits for the
+   * whole log to be delivered (the job is over). Null when closed.
    */
   private synchronized List<LogEntry> nextBatch() throws InterruptedException, IOException {
     while (true) {
@@ -362,7 +367,7 @@ public final class LogPipeline implements AutoCloseable {
       }
       long sinceSync = System.nanoTime() - lastSync;
       boolean needsCheckpoint = unacked.peekLast().entry().getSeq() > journaledSeq;
-      if (needsCheckpoint && sinceSync < SYNC_INTERVAL.toNanos()
+      if (needsCheckpoint && !draining && sinceSync < SYNC_INTERVAL.toNanos()
           && unsentBytes() < SYNC_BYTES) {
         wait(Math.max(1, (SYNC_INTERVAL.toNanos() - sinceSync) / 1_000_000));
         continue;

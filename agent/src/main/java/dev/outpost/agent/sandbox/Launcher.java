@@ -61,7 +61,8 @@ final class Launcher {
       "{ read -r st < \"/proc/$pid/stat\"; } 2>/dev/null || st=",
       "st=${st##*) }",
       "set -- $st",
-      "echo \"$pid ${20:-0}\" > \"$ctl/pid.tmp\" && /bin/mv -f \"$ctl/pid.tmp\" \"$ctl/pid\"",
+      // One short write: a reader sees the file empty (not launched yet) or whole.
+      "echo \"$pid ${20:-0}\" > \"$ctl/pid\"",
       "wait \"$pid\"",
       "rc=$?",
       "if [ -n \"$cgs\" ]; then",
