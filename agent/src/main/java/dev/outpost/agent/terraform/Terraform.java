@@ -102,7 +102,8 @@ public final class Terraform {
   }
 
   /**
-   * With a provider cache, blocks until its writer lock is held; the returned run releases it
+   * With a provider cache, blocks until its writer lock is held (unless the configuration
+   * provably needs no provider plugin, see {@link BuiltinOnly}); the returned run releases it
    * once Terraform has ended (see {@link TerraformRun}).
    *
    * @throws InterruptedIOException when interrupted while waiting for the cache lock
@@ -112,7 +113,8 @@ public final class Terraform {
     if (o.upgrade()) {
       args.add("-upgrade");
     }
-    if (cache == null) {
+    if (cache == null || BuiltinOnly.holds(workingDir)) {
+      // Nothing to install: the cache stays read-only and other jobs' inits are not waited for.
       return start(INIT, args, null, null);
     }
     ProviderCache.Lease lease;

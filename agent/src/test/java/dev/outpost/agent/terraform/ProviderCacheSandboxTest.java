@@ -73,6 +73,22 @@ class ProviderCacheSandboxTest {
   }
 
   @Test
+  @Timeout(120)
+  void init_ofAConfigurationOfBuiltinResourcesOnly_doesNotQueueForTheCacheLock() throws Exception {
+    Terraform tf = fixture(tmp.resolve("builtin")).file("main.tf", """
+        resource "terraform_data" "x" {
+          input = "nothing to install"
+        }
+        """).terraform(cache, List.of(), Map.of());
+    try (ProviderCache.Lease held = cache.lockForInit()) {
+      TerraformRun init = tf.init(InitOptions.defaults()); // would wait for `held` forever
+      assertThat(init.waitFor(RUN)).as(init.stderrTail(2000)).contains(0);
+      assertThat(held.isHeld()).isTrue();
+    }
+    assertThat(cache.lockRecord()).as("only this test's own lease").hasSize(2);
+  }
+
+  @Test
   @Timeout(300)
   void fourConcurrentInits_fromAPackedMirror_areSerialized_andLaterJobsLinkToTheCachedCopy()
       throws Exception {
