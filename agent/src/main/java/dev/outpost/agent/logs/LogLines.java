@@ -1,5 +1,7 @@
 package dev.outpost.agent.logs;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.proto.Times;
@@ -9,27 +11,88 @@ import dev.outpost.proto.v1.LogStream;
 import dev.outpost.proto.v1.Stage;
 import java.io.IOException;
 import java.time.Instant;
+import java.time.LocalDate;
+import java.time.Month;
 import java.time.OffsetDateTime;
+import java.time.Year;
 import java.time.format.DateTimeParseException;
 
 /**
  * Turns one (already redacted) line of Terraform output into a structured log entry: lines of
  * the {@code -json} stream keep their level, message, type, and resource address and action;
  * any other line becomes a plain entry.
+ *
+ * <p>Every line of a job passes here, so a line is read with Jackson's streaming parser, taking
+ * only the fields the entry uses and skipping the rest (issue 8: the tree of every line cost
+ * more than the rest of the pipeline). What that reader does not expect (a field given twice,
+ * a field of another type than Terraform writes) sends the line to the tree reader it replaced,
+ * so the entry is the same either way; the tests compare the two.
  */
 final class LogLines {
   private static final ObjectMapper JSON = new ObjectMapper();
+  /**
+   * Longer lines are read as a tree. The streaming reader skips the strings it does not use
+   * without decoding them, and so without Jackson's limit on a string's length (millions of
+   * characters); below this length no string can reach that limit, so both readers reject the
+   * same lines. The pipeline splits lines long before this.
+   */
+  private static final int MAX_STREAMED_CHARS = 1 << 20;
+  private static final int[] NANOS_SCALE = {100_000_000, 10_000_000, 1_000_000, 100_000,
+      10_000, 1_000, 100, 10, 1};
 
   private LogLines() {}
 
   static LogEntry.Builder parse(Stage stage, LogStream stream, String raw, Instant readAt) {
-    LogEntry.Builder entry = LogEntry.newBuilder().setStage(stage).setStream(stream).setRaw(raw)
-        .setLevel(stream == LogStream.LOG_STREAM_STDERR ? LogLevel.LOG_LEVEL_WARN
-            : LogLevel.LOG_LEVEL_INFO)
-        .setTime(Times.timestamp(readAt)).setMessage(raw);
+    LogEntry.Builder entry = plain(stage, stream, raw, readAt);
     if (raw.isEmpty() || raw.charAt(0) != '{') {
       return entry;
     }
+    if (raw.length() > MAX_STREAMED_CHARS) {
+      return fromTree(entry, raw);
+    }
+    UiLine line = new UiLine();
+    try (JsonParser p = JSON.createParser(raw)) {
+      if (!line.read(p)) {
+        return fromTree(entry, raw);
+      }
+    } catch (IOException e) {
+      return entry;
+    }
+    if (line.message == null) {
+      return entry;
+    }
+    entry.setMessage(line.message).setType(line.type).setLevel(level(line.level));
+    setTime(entry, line.timestamp);
+    if (line.diagnostic) {
+      // Keep what the diagnostic says in full: "@message" carries only its summary.
+      entry.setMessage(line.message + (line.detail.isEmpty() ? "" : ": " + line.detail)
+          + (line.filename.isEmpty() ? "" : " (" + line.filename + " line " + line.line + ")"));
+    }
+    String address = line.hook ? line.hookAddress : line.changeAddress;
+    if (!address.isEmpty()) {
+      entry.setResourceAddress(address).setAction(line.hook ? line.hookAction : line.changeAction);
+    }
+    return entry;
+  }
+
+  private static LogEntry.Builder plain(Stage stage, LogStream stream, String raw,
+      Instant readAt) {
+    return LogEntry.newBuilder().setStage(stage).setStream(stream).setRaw(raw)
+        .setLevel(stream == LogStream.LOG_STREAM_STDERR ? LogLevel.LOG_LEVEL_WARN
+            : LogLevel.LOG_LEVEL_INFO)
+        .setTime(Times.timestamp(readAt)).setMessage(raw);
+  }
+
+  /** The line read as a tree: the reference for what {@link #parse} must give. */
+  static LogEntry.Builder parseAsTree(Stage stage, LogStream stream, String raw, Instant readAt) {
+    LogEntry.Builder entry = plain(stage, stream, raw, readAt);
+    if (raw.isEmpty() || raw.charAt(0) != '{') {
+      return entry;
+    }
+    return fromTree(entry, raw);
+  }
+
+  private static LogEntry.Builder fromTree(LogEntry.Builder entry, String raw) {
     JsonNode node;
     try {
       node = JSON.readTree(raw);
@@ -41,16 +104,8 @@ final class LogLines {
     }
     entry.setMessage(node.path("@message").asText()).setType(node.path("type").asText(""))
         .setLevel(level(node.path("@level").asText("info")));
-    String ts = node.path("@timestamp").asText("");
-    if (!ts.isEmpty()) {
-      try {
-        entry.setTime(Times.timestamp(OffsetDateTime.parse(ts).toInstant()));
-      } catch (DateTimeParseException ignored) {
-        // Keep the time the agent read the line.
-      }
-    }
+    setTime(entry, node.path("@timestamp").asText(""));
     if (node.has("diagnostic")) {
-      // Keep what the diagnostic says in full: "@message" carries only its summary.
       JsonNode d = node.get("diagnostic");
       String detail = d.path("detail").asText("");
       String where = d.path("range").path("filename").asText("");
@@ -66,6 +121,89 @@ final class LogLines {
     return entry;
   }
 
+  private static void setTime(LogEntry.Builder entry, String ts) {
+    if (ts.isEmpty()) {
+      return;
+    }
+    Instant t = terraformTime(ts);
+    if (t == null) {
+      try {
+        t = OffsetDateTime.parse(ts).toInstant();
+      } catch (DateTimeParseException ignored) {
+        return; // Keep the time the agent read the line.
+      }
+    }
+    entry.setTime(Times.timestamp(t));
+  }
+
+  /**
+   * The instant of a timestamp in the one layout Terraform writes, RFC 3339 with an upper-case
+   * {@code T}, seconds, an optional fraction of 1 to 9 digits and {@code Z} or {@code ±HH:MM}
+   * ({@code 2024-05-01T12:00:00.123456+02:00}); null for anything else, including values out
+   * of range, which {@link OffsetDateTime#parse} then judges as before. Parsing that layout by
+   * hand costs a small part of what the general parser does.
+   */
+  static Instant terraformTime(String s) {
+    int n = s.length();
+    if (n < 20 || s.charAt(4) != '-' || s.charAt(7) != '-' || s.charAt(10) != 'T'
+        || s.charAt(13) != ':' || s.charAt(16) != ':') {
+      return null;
+    }
+    int year = digits(s, 0, 4);
+    int month = digits(s, 5, 2);
+    int day = digits(s, 8, 2);
+    int hour = digits(s, 11, 2);
+    int minute = digits(s, 14, 2);
+    int second = digits(s, 17, 2);
+    if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0
+        || minute > 59 || second < 0 || second > 59
+        || day > Month.of(month).length(Year.isLeap(year))) {
+      return null;
+    }
+    int i = 19;
+    int nanos = 0;
+    if (s.charAt(i) == '.') {
+      int start = ++i;
+      while (i < n && i - start < 9 && s.charAt(i) >= '0' && s.charAt(i) <= '9') {
+        nanos = nanos * 10 + (s.charAt(i++) - '0');
+      }
+      if (i == start) {
+        return null;
+      }
+      nanos *= NANOS_SCALE[i - start - 1];
+    }
+    int offset;
+    if (i == n - 1 && s.charAt(i) == 'Z') {
+      offset = 0;
+    } else if (i == n - 6 && (s.charAt(i) == '+' || s.charAt(i) == '-')
+        && s.charAt(i + 3) == ':') {
+      int hours = digits(s, i + 1, 2);
+      int minutes = digits(s, i + 4, 2);
+      if (hours < 0 || hours > 17 || minutes < 0 || minutes > 59) {
+        return null;
+      }
+      offset = (s.charAt(i) == '-' ? -1 : 1) * (hours * 3600 + minutes * 60);
+    } else {
+      return null;
+    }
+    long seconds = LocalDate.of(year, month, day).toEpochDay() * 86_400L + hour * 3600L
+        + minute * 60L + second - offset;
+    return Instant.ofEpochSecond(seconds, nanos);
+  }
+
+  /** The value of {@code count} ASCII digits at {@code from}, or -1. */
+  private static int digits(String s, int from, int count) {
+    int value = 0;
+    for (int i = from; i < from + count; i++) {
+      char c = s.charAt(i);
+      if (c < '0' || c > '9') {
+        return -1;
+      }
+      value = value * 10 + (c - '0');
+    }
+    return value;
+  }
+
   private static LogLevel level(String level) {
     return switch (level) {
       case "trace" -> LogLevel.LOG_LEVEL_TRACE;
@@ -74,5 +212,204 @@ final class LogLines {
       case "error" -> LogLevel.LOG_LEVEL_ERROR;
       default -> LogLevel.LOG_LEVEL_INFO;
     };
+  }
+
+  /**
+   * The fields of one line of the machine-readable UI that its entry uses, read in one pass.
+   * Missing fields get the tree reader's defaults; {@link #read} answers false where only the
+   * tree reader is sure to give the same entry.
+   */
+  private static final class UiLine {
+    String message;
+    String level = "info";
+    String type = "";
+    String timestamp = "";
+    boolean diagnostic;
+    String detail = "";
+    String filename = "";
+    int line;
+    boolean hook;
+    String hookAddress = "";
+    String hookAction = "";
+    String changeAddress = "";
+    String changeAction = "";
+
+    /**
+     * Reads the object the line starts with, to its end: a line that is not JSON throws as the
+     * tree reader does; what follows the object is ignored, as it is by the tree reader.
+     */
+    boolean read(JsonParser p) throws IOException {
+      p.nextToken(); // the '{' the line starts with
+      int seen = 0;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken value = p.nextToken();
+        int field = switch (name) {
+          case "@message" -> 1;
+          case "@level" -> 2;
+          case "@timestamp" -> 4;
+          case "type" -> 8;
+          case "diagnostic" -> 16;
+          case "hook" -> 32;
+          case "change" -> 64;
+          default -> 0;
+        };
+        if (field == 0) {
+          p.skipChildren();
+          continue;
+        }
+        if ((seen & field) != 0) {
+          return false;
+        }
+        seen |= field;
+        boolean usual = switch (field) {
+          case 1 -> (message = text(p, value)) != null;
+          case 2 -> (level = text(p, value)) != null;
+          case 4 -> (timestamp = text(p, value)) != null;
+          case 8 -> (type = text(p, value)) != null;
+          case 16 -> diagnostic = readDiagnostic(p, value);
+          case 32 -> hook = readHook(p, value, true);
+          default -> readHook(p, value, false);
+        };
+        if (!usual) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    private boolean readDiagnostic(JsonParser p, JsonToken start) throws IOException {
+      if (start != JsonToken.START_OBJECT) {
+        return false;
+      }
+      int seen = 0;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken value = p.nextToken();
+        if (name.equals("detail")) {
+          if ((seen & 1) != 0 || (detail = text(p, value)) == null) {
+            return false;
+          }
+          seen |= 1;
+        } else if (name.equals("range")) {
+          if ((seen & 2) != 0 || !readRange(p, value)) {
+            return false;
+          }
+          seen |= 2;
+        } else {
+          p.skipChildren();
+        }
+      }
+      return true;
+    }
+
+    private boolean readRange(JsonParser p, JsonToken start) throws IOException {
+      if (start != JsonToken.START_OBJECT) {
+        return false;
+      }
+      int seen = 0;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken value = p.nextToken();
+        if (name.equals("filename")) {
+          if ((seen & 1) != 0 || (filename = text(p, value)) == null) {
+            return false;
+          }
+          seen |= 1;
+        } else if (name.equals("start")) {
+          if ((seen & 2) != 0 || !readStart(p, value)) {
+            return false;
+          }
+          seen |= 2;
+        } else {
+          p.skipChildren();
+        }
+      }
+      return true;
+    }
+
+    private boolean readStart(JsonParser p, JsonToken start) throws IOException {
+      if (start != JsonToken.START_OBJECT) {
+        return false;
+      }
+      boolean seen = false;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken value = p.nextToken();
+        if (name.equals("line")) {
+          if (seen || value != JsonToken.VALUE_NUMBER_INT
+              || p.getNumberType() != JsonParser.NumberType.INT) {
+            return false;
+          }
+          seen = true;
+          line = p.getIntValue();
+        } else {
+          p.skipChildren();
+        }
+      }
+      return true;
+    }
+
+    /** A "hook" (or a "change"): the resource's address and the action. */
+    private boolean readHook(JsonParser p, JsonToken start, boolean isHook) throws IOException {
+      if (start != JsonToken.START_OBJECT) {
+        return false;
+      }
+      int seen = 0;
+      String address = "";
+      String action = "";
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken value = p.nextToken();
+        if (name.equals("resource")) {
+          if ((seen & 1) != 0 || (address = readAddress(p, value)) == null) {
+            return false;
+          }
+          seen |= 1;
+        } else if (name.equals("action")) {
+          if ((seen & 2) != 0 || (action = text(p, value)) == null) {
+            return false;
+          }
+          seen |= 2;
+        } else {
+          p.skipChildren();
+        }
+      }
+      if (isHook) {
+        hookAddress = address;
+        hookAction = action;
+      } else {
+        changeAddress = address;
+        changeAction = action;
+      }
+      return true;
+    }
+
+    /** The "addr" of a "resource" object; "" when it has none; null when unusual. */
+    private static String readAddress(JsonParser p, JsonToken start) throws IOException {
+      if (start != JsonToken.START_OBJECT) {
+        return null;
+      }
+      String address = "";
+      boolean seen = false;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken value = p.nextToken();
+        if (name.equals("addr")) {
+          if (seen || (address = text(p, value)) == null) {
+            return null;
+          }
+          seen = true;
+        } else {
+          p.skipChildren();
+        }
+      }
+      return address;
+    }
+
+    /** The value if it is a string; null for any other type (the caller reads a tree). */
+    private static String text(JsonParser p, JsonToken value) throws IOException {
+      return value == JsonToken.VALUE_STRING ? p.getText() : null;
+    }
   }
 }

@@ -3,6 +3,7 @@ package dev.outpost.agent.logs;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Comparator;
 import java.util.LinkedHashSet;
@@ -29,11 +30,28 @@ public final class Redactor {
 
   private final List<String> patterns;
   /**
-   * Patterns by a hash of their first three characters (every pattern has at least four): a
-   * line is searched only for the patterns whose start occurs in it, in one pass over the line,
-   * instead of once per pattern (a value has up to eight encoded forms).
+   * Patterns by a hash of their first three characters (every pattern has at least four): one
+   * pass over a line compares with the line only the patterns that may start where it stops,
+   * instead of searching the line once per pattern (a value has up to eight encoded forms).
    */
   private final int[][] byFirstThree = new int[BUCKETS][];
+  /**
+   * How far the pass may move on when the window of {@link #window} characters it is at ends
+   * in three characters of this hash (the Wu-Manber scheme): the distance from the end of the
+   * window to the last place such characters have in the first {@code window} characters of a
+   * pattern, or {@code window - 2} where they have none. An occurrence is never stepped over,
+   * and an ordinary line is looked at once every few characters instead of at every one.
+   */
+  private final byte[] shift = new byte[BUCKETS];
+  /** The length of the shortest pattern, at most {@link #MAX_WINDOW}. */
+  private final int window;
+  private static final int MAX_WINDOW = 64;
+  /**
+   * Patterns that a mask put into a line can make appear where the line had none (they contain
+   * a parenthesis or are part of the mask's text): once a line has a mask, each of them is
+   * searched for if the line has its first three characters, as every pattern once was.
+   */
+  private final long[] touchMask;
   private final AtomicLong count = new AtomicLong();
 
   public Redactor(List<String> values) {
@@ -54,18 +72,32 @@ public final class Redactor {
     // Longest first, so a secret that contains another is masked whole.
     sorted.sort(Comparator.comparingInt(String::length).reversed());
     this.patterns = List.copyOf(sorted);
+    this.touchMask = new long[(patterns.size() + 63) >>> 6];
+    int shortest = MAX_WINDOW;
     for (int i = 0; i < patterns.size(); i++) {
       String p = patterns.get(i);
+      shortest = Math.min(shortest, p.length());
       int bucket = bucket(p.charAt(0), p.charAt(1), p.charAt(2));
       int[] ids = byFirstThree[bucket];
-      int[] more = ids == null ? new int[1] : java.util.Arrays.copyOf(ids, ids.length + 1);
+      int[] more = ids == null ? new int[1] : Arrays.copyOf(ids, ids.length + 1);
       more[more.length - 1] = i;
       byFirstThree[bucket] = more;
+      if (p.indexOf('(') >= 0 || p.indexOf(')') >= 0 || MASK.contains(p)) {
+        touchMask[i >>> 6] |= 1L << i;
+      }
+    }
+    this.window = shortest;
+    Arrays.fill(shift, (byte) (window - 2));
+    for (String p : patterns) {
+      for (int end = 2; end < window; end++) {
+        int bucket = bucket(p.charAt(end - 2), p.charAt(end - 1), p.charAt(end));
+        shift[bucket] = (byte) Math.min(shift[bucket], window - 1 - end);
+      }
     }
   }
 
   /** A hash of three characters; patterns that start alike share a bucket. */
-  private static int bucket(char a, char b, char c) {
+  static int bucket(char a, char b, char c) {
     return (a * 961 + b * 31 + c) & (BUCKETS - 1);
   }
 
@@ -104,46 +136,83 @@ public final class Redactor {
         .count();
   }
 
+  /**
+   * The line with every occurrence of every pattern masked, longest pattern first, each in the
+   * line as the longer ones left it.
+   */
   public String redact(String line) {
-    if (patterns.isEmpty() || line.length() < MIN_SECRET_LENGTH) {
+    int n = line.length();
+    if (patterns.isEmpty() || n < MIN_SECRET_LENGTH) {
       return line;
     }
-    long[] candidates = null;
-    for (int i = 0; i + 2 < line.length(); i++) {
-      int[] ids = byFirstThree[bucket(line.charAt(i), line.charAt(i + 1), line.charAt(i + 2))];
+    long[] found = null; // the patterns that occur in the line
+    for (int at = 0; at + window <= n; ) {
+      int end = at + window - 1;
+      int step = shift[bucket(line.charAt(end - 2), line.charAt(end - 1), line.charAt(end))];
+      if (step > 0) {
+        at += step;
+        continue;
+      }
+      int[] ids = byFirstThree[bucket(line.charAt(at), line.charAt(at + 1), line.charAt(at + 2))];
       if (ids != null) {
-        if (candidates == null) {
-          candidates = new long[(patterns.size() + 63) >>> 6];
-        }
         for (int id : ids) {
-          candidates[id >>> 6] |= 1L << id;
+          if (line.startsWith(patterns.get(id), at)) {
+            if (found == null) {
+              found = new long[touchMask.length];
+            }
+            found[id >>> 6] |= 1L << id;
+          }
         }
       }
+      at++;
     }
-    if (candidates == null) {
+    if (found == null) {
       return line;
     }
     String out = line;
-    for (int p = 0; p < patterns.size(); p++) {
-      if ((candidates[p >>> 6] & (1L << p)) == 0) {
-        continue; // its first three characters are nowhere in the line
+    for (int word = 0; word < found.length; word++) {
+      long ids = found[word] | touchMask[word];
+      while (ids != 0) {
+        int p = (word << 6) + Long.numberOfTrailingZeros(ids);
+        ids &= ids - 1;
+        String secret = patterns.get(p);
+        if ((found[word] & (1L << p)) == 0
+            && (out == line || !startsInLine(line, secret))) {
+          // Not in the line: only a mask put in it can have made it, and then only if the line
+          // has its first three characters (as the search has always worked).
+          continue;
+        }
+        out = mask(out, secret);
       }
-      String secret = patterns.get(p);
-      int at = out.indexOf(secret);
-      if (at < 0) {
-        continue;
-      }
-      StringBuilder b = new StringBuilder(out.length());
-      int from = 0;
-      while (at >= 0) {
-        b.append(out, from, at).append(MASK);
-        count.incrementAndGet();
-        from = at + secret.length();
-        at = out.indexOf(secret, from);
-      }
-      out = b.append(out, from, out.length()).toString();
     }
     return out;
+  }
+
+  private String mask(String text, String secret) {
+    int at = text.indexOf(secret);
+    if (at < 0) {
+      return text;
+    }
+    StringBuilder b = new StringBuilder(text.length());
+    int from = 0;
+    while (at >= 0) {
+      b.append(text, from, at).append(MASK);
+      count.incrementAndGet();
+      from = at + secret.length();
+      at = text.indexOf(secret, from);
+    }
+    return b.append(text, from, text.length()).toString();
+  }
+
+  /** Whether the line has three characters that hash like the first three of the pattern. */
+  private static boolean startsInLine(String line, String pattern) {
+    int wanted = bucket(pattern.charAt(0), pattern.charAt(1), pattern.charAt(2));
+    for (int i = 0; i + 2 < line.length(); i++) {
+      if (bucket(line.charAt(i), line.charAt(i + 1), line.charAt(i + 2)) == wanted) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The value as Go's encoding/json writes it inside a string (HTML characters escaped). */
@@ -179,6 +248,11 @@ public final class Redactor {
 
   int patternCount() {
     return patterns.size();
+  }
+
+  /** The patterns, longest first: the order they are masked in. */
+  List<String> patterns() {
+    return patterns;
   }
 
   @Override
