@@ -89,13 +89,14 @@ public final class JobRuns {
       Path examples) {}
 
   /**
-   * Arguments: agent jar, output JSON, runs per comparison, lines for the throughput run, and
-   * optionally the AWS provider mirror (empty: none).
+   * Arguments: agent jar, output JSON, runs per comparison, lines for the throughput run, the
+   * AWS provider mirror (empty: none), seconds of paced lines, jobs at once.
    */
   public static void main(String[] args) throws Exception {
-    Path mirror = args.length > 4 && !args[4].isEmpty() ? Path.of(args[4]) : null;
+    Path mirror = args[4].isEmpty() ? null : Path.of(args[4]);
     ObjectNode out = run(Path.of(args[0]), new Settings(Integer.parseInt(args[2]),
-        Integer.parseInt(args[3]), 10, 8, mirror, Path.of("examples").toAbsolutePath()));
+        Integer.parseInt(args[3]), Integer.parseInt(args[5]), Integer.parseInt(args[6]), mirror,
+        Path.of("examples").toAbsolutePath()));
     new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(Path.of(args[1]).toFile(), out);
   }
 

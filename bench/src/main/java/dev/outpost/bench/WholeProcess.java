@@ -45,10 +45,13 @@ public final class WholeProcess {
 
   private WholeProcess() {}
 
-  /** Arguments: the agent jar, the output JSON, the number of starts, the number of jobs. */
+  /**
+   * Arguments: the agent jar, the output JSON, the number of starts, the number of jobs, and
+   * optionally the seconds the last agent is left idle before its RSS is read (3).
+   */
   public static void main(String[] args) throws Exception {
     ObjectNode out = run(Path.of(args[0]), Integer.parseInt(args[2]), Integer.parseInt(args[3]),
-        IDLE);
+        args.length > 4 ? Duration.ofSeconds(Long.parseLong(args[4])) : IDLE);
     new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(Path.of(args[1]).toFile(), out);
   }
 
