@@ -113,15 +113,18 @@ final class Harness implements AutoCloseable {
   }
 
   /**
-   * Starts an agent with the JVM flags of {@link WholeProcess#JVM_FLAGS}, its own state and
-   * work directories, the ops endpoint on {@code opsPort}, and {@code extra} arguments.
+   * Starts an agent through the launcher (packaging/bin/outpost-agent of the checkout the jar
+   * was built in, agent/target/), with its JVM flags or {@link WholeProcess#JVM_FLAGS}, its own
+   * state and work directories, the ops endpoint on {@code opsPort}, and {@code extra}
+   * arguments. The launcher's class-data archive lives in this run's cache directory: the
+   * first agent writes it at its clean exit, later ones map it.
    */
   Process startAgent(String name, int opsPort, List<String> extra, Map<String, String> env)
       throws IOException {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    List<String> command = new ArrayList<>(List.of(java));
-    command.addAll(WholeProcess.JVM_FLAGS);
-    command.addAll(List.of("-jar", agentJar.toString(), "run", "--control-plane", target,
+    Path launcher = agentJar.toAbsolutePath().getParent().getParent().getParent()
+        .resolve("packaging/bin/outpost-agent");
+    List<String> command = new ArrayList<>(List.of("bash", launcher.toString()));
+    command.addAll(List.of("run", "--control-plane", target,
         "--ca", pki.caCert().toString(), "--cert", pki.clientCert("bench-agent").toString(),
         "--key", pki.clientKey("bench-agent").toString(), "--org-key-file", keyFile.toString(),
         "--state-dir", dir.resolve("state-" + name).toString(),
@@ -131,6 +134,12 @@ final class Harness implements AutoCloseable {
     command.addAll(extra);
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(dir.resolve("agent-" + name + ".log").toFile());
+    builder.environment().put("OUTPOST_AGENT_JAR", agentJar.toAbsolutePath().toString());
+    builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+    builder.environment().put("OUTPOST_CACHE_DIR", dir.resolve("cache").toString());
+    if (WholeProcess.JVM_FLAGS != null) {
+      builder.environment().put("JAVA_OPTS", WholeProcess.JVM_FLAGS.trim());
+    }
     builder.environment().putAll(env);
     return builder.start();
   }
@@ -197,7 +206,11 @@ final class Harness implements AutoCloseable {
     return entries;
   }
 
-  static long rssKiB(long pid) throws IOException {
+  /** VmRSS of the agent's JVM: {@code agentPid} is the launcher (bash), the JVM its child. */
+  static long rssKiB(long agentPid) throws IOException {
+    long pid = ProcessHandle.of(agentPid).flatMap(p -> p.children()
+        .filter(c -> c.info().command().map(cmd -> cmd.endsWith("/java")).orElse(false))
+        .findFirst()).map(ProcessHandle::pid).orElse(agentPid);
     for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
       if (line.startsWith("VmRSS:")) {
         return Long.parseLong(line.replaceAll("[^0-9]", ""));

@@ -35,13 +35,11 @@ import java.util.Map;
  */
 public final class WholeProcess {
   /**
-   * The launcher's defaults (packaging/bin/outpost-agent): what a supervised agent runs with,
-   * unless BENCH_JVM_FLAGS names others (to compare flags).
+   * Agents are started by the launcher, packaging/bin/outpost-agent, as a supervisor starts
+   * them: with its JVM flags and its class-data archive (see {@link Harness#startAgent}). Set,
+   * BENCH_JVM_FLAGS replaces the launcher's flags (its JAVA_OPTS), to compare.
    */
-  static final List<String> JVM_FLAGS = System.getenv().containsKey("BENCH_JVM_FLAGS")
-      ? List.of(System.getenv("BENCH_JVM_FLAGS").trim().split("\\s+"))
-      : List.of("-Xss512k", "-XX:+UseSerialGC", "-XX:MaxRAMPercentage=25",
-          "-XX:+CrashOnOutOfMemoryError", "-XX:-CreateCoredumpOnCrash");
+  static final String JVM_FLAGS = System.getenv("BENCH_JVM_FLAGS");
 
   private WholeProcess() {}
 

@@ -13,8 +13,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The agent's own log: human text on a terminal, JSON lines otherwise (or as asked), at the
  * configured level. Applied at start and again on SIGHUP or when the config file changes. The
- * built-in logback.xml reads the level from a system property; a file named by
- * {@code -Dlogback.configurationFile} replaces it entirely and is left as it is.
+ * built-in configuration ({@link LogConfigurator}) reads the level from a system property; a
+ * file named by {@code -Dlogback.configurationFile} replaces it entirely and is left as it is.
  */
 final class Logging {
   private Logging() {}

@@ -39,7 +39,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -76,34 +78,54 @@ final class RunCommand implements Callable<Integer> {
         OpsServer ops = config.opsSocketAddress().map(address -> OpsServer.start(address,
             registry, () -> running.get() == null ? List.of("starting: local preflight")
                 : running.get().notReady())).orElse(null)) {
-      Preflight.Local local = Preflight.local(config);
-      if (local.failure() != null) {
-        return fail(local.failureCode(), local.failure());
+      // The local preflight mostly waits for child processes (terraform version, the sandbox
+      // probe): it runs while the credentials are read and the TLS handshake with the control
+      // plane is made, which is most of what start to ready costs. Its verdict still comes
+      // first, as if the two ran one after the other, and readiness waits for both.
+      FutureTask<Preflight.Local> preflight = new FutureTask<>(() -> Preflight.local(config));
+      Thread checks = new Thread(preflight, "preflight");
+      checks.setDaemon(true);
+      checks.start();
+      Credentials credentials;
+      try {
+        credentials = credentials(config);
+      } catch (ConfigException e) {
+        Preflight.Local local = outcome(preflight);
+        if (local.failure() != null) {
+          return fail(local.failureCode(), local.failure());
+        }
+        throw e;
       }
-      Sandbox box = local.sandbox();
-      TerraformVersion version = local.terraform();
-      if (box.name().equals("none")) {
-        log.warn("--sandbox=none: jobs run UNCONFINED with the agent's privileges");
-      } else {
-        log.info("sandbox {}: {}; network ceiling {}; {} granted file(s)", box.name(),
-            box.limitsInForce(config.limits()).summary(), config.networkCeiling(),
-            config.grantFiles().size());
-      }
-      Credentials credentials = credentials(config);
-      JobSettings jobs = new JobSettings(config.workDir(), config.terraform(),
-          TerraformBinary.newBuilder().setName(version.name()).setVersion(version.version())
-              .build(),
-          box, config.cancelGrace(), Clock.systemUTC(), new Lifecycle(), config.stageTimeout(),
-          config.minFreeDiskBytes(), new ProviderCache(config.providerCache(),
-              config.providerCacheMaxBytes(), Duration.ofDays(30), Clock.systemUTC()),
-          config.providerMirrors(), config.passEnv(), config.confinement(),
-          config.networkAllowed(), config.jobDiskBudgetBytes(), config.stateDir(),
-          config.jobLogLimitBytes(), config.spoolBudgetBytes());
-      log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}{}",
-          AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),
-          config.controlPlane(), config.once() ? ", --once" : "");
       try (ControlPlaneClient client = new ControlPlaneClient(config.controlPlane(),
           credentials)) {
+        if (credentials.certificate().isPresent()) {
+          client.connectAhead();
+        }
+        Preflight.Local local = outcome(preflight);
+        if (local.failure() != null) {
+          return fail(local.failureCode(), local.failure());
+        }
+        Sandbox box = local.sandbox();
+        TerraformVersion version = local.terraform();
+        if (box.name().equals("none")) {
+          log.warn("--sandbox=none: jobs run UNCONFINED with the agent's privileges");
+        } else {
+          log.info("sandbox {}: {}; network ceiling {}; {} granted file(s)", box.name(),
+              box.limitsInForce(config.limits()).summary(), config.networkCeiling(),
+              config.grantFiles().size());
+        }
+        JobSettings jobs = new JobSettings(config.workDir(), config.terraform(),
+            TerraformBinary.newBuilder().setName(version.name()).setVersion(version.version())
+                .build(),
+            box, config.cancelGrace(), Clock.systemUTC(), new Lifecycle(), config.stageTimeout(),
+            config.minFreeDiskBytes(), new ProviderCache(config.providerCache(),
+                config.providerCacheMaxBytes(), Duration.ofDays(30), Clock.systemUTC()),
+            config.providerMirrors(), config.passEnv(), config.confinement(),
+            config.networkAllowed(), config.jobDiskBudgetBytes(), config.stateDir(),
+            config.jobLogLimitBytes(), config.spoolBudgetBytes());
+        log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}{}",
+            AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),
+            config.controlPlane(), config.once() ? ", --once" : "");
         Agent agent = new Agent(config, client, credentials, jobs, AgentMain.version());
         WorkDirectory.reportLeftovers(config.workDir(), agent.resumeJobs());
         agentGauges(agent, config.stateDir());
@@ -135,6 +157,26 @@ final class RunCommand implements Callable<Integer> {
           ticker.shutdownNow();
         }
       }
+    }
+  }
+
+  /** Waits for the local preflight's findings; what it threw is thrown here. */
+  private static Preflight.Local outcome(FutureTask<Preflight.Local> preflight)
+      throws InterruptedException {
+    try {
+      return preflight.get();
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof InterruptedException interrupted) {
+        throw interrupted;
+      }
+      if (cause instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      if (cause instanceof Error error) {
+        throw error;
+      }
+      throw new IllegalStateException("the local preflight failed", cause);
     }
   }
 

@@ -33,6 +33,14 @@ public final class ControlPlaneClient implements AutoCloseable {
         .build();
   }
 
+  /**
+   * Starts connecting now (name resolution, TCP, the TLS handshake) without waiting, so that
+   * the first call finds the connection made. A failure here is what the first call reports.
+   */
+  public void connectAhead() {
+    channel.getState(true);
+  }
+
   io.grpc.Channel channel() {
     return channel;
   }

@@ -128,6 +128,8 @@ class SystemdUnitTest {
     assertThat(words(service, "StateDirectory")).containsExactlyInAnyOrder("outpost",
         "outpost-work");
     assertThat(service.get("StateDirectoryMode")).containsExactly("0700");
+    // The launcher's class-data archive (CACHE_DIRECTORY), writable under ProtectSystem=strict.
+    assertThat(service.get("CacheDirectory")).containsExactly("outpost");
     assertThat(service.get("KillMode")).containsExactly("mixed");
     assertThat(service.get("KillSignal")).containsExactly("SIGTERM");
     // Longer than the default drain (300 s) plus the cancel grace (60 s): the drain finishes

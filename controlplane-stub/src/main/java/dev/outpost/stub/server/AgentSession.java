@@ -11,15 +11,19 @@ import java.util.UUID;
 final class AgentSession {
   final String id = UUID.randomUUID().toString();
   final Principal principal;
+  /** "org/name", computed once: dispatch looks it up for every session, for every queued job. */
+  private final String agentId;
   final Map<String, String> tags;
   final int maxJobs;
   final Hello hello;
   private final StreamObserver<ServerMessage> stream;
   int freeSlots;
-  private boolean closed;
+  /** Written under this object's lock; read without it by dispatch, for every session. */
+  private volatile boolean closed;
 
   AgentSession(Principal principal, Hello hello, StreamObserver<ServerMessage> stream) {
     this.principal = principal;
+    this.agentId = ControlPlane.agentId(principal);
     this.hello = hello;
     this.tags = Map.copyOf(hello.getTagsMap());
     this.maxJobs = Math.max(1, hello.getMaxJobs());
@@ -28,7 +32,7 @@ final class AgentSession {
   }
 
   String agentId() {
-    return principal.org() + "/" + principal.agentName();
+    return agentId;
   }
 
   /** Sends a message; false when the stream is already closed. gRPC streams are not thread-safe. */
@@ -60,7 +64,7 @@ final class AgentSession {
     closed = true;
   }
 
-  synchronized boolean isOpen() {
+  boolean isOpen() {
     return !closed;
   }
 }

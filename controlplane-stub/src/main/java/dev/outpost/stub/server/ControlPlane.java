@@ -26,9 +26,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -80,6 +83,16 @@ public final class ControlPlane {
    * can never over-commit it.
    */
   private final Map<String, Integer> held = new ConcurrentHashMap<>();
+  /**
+   * Ids of the jobs that may still be queued, oldest first, and of those that may still hold a
+   * lease: dispatch, lease expiry and reconnects look only at these, not at every job the store
+   * ever kept (which made each dispatch cost as much as the whole history, under this lock).
+   * A job is added when it becomes queued or leased and dropped when it is seen to be neither
+   * any more, so a status change made elsewhere (a cancel, a result) needs no bookkeeping.
+   * Guarded by {@code this}.
+   */
+  private final Set<String> queuedIds = new LinkedHashSet<>();
+  private final Set<String> leasedIds = new LinkedHashSet<>();
   private final Object logSignal = new Object();
 
   public ControlPlane(Store store, Clock clock, Settings settings) {
@@ -97,9 +110,13 @@ public final class ControlPlane {
   private void resumeLeases() {
     Instant graceUntil = now().plus(settings.leaseTtl());
     for (JobRecord job : store.jobs("")) {
+      if (job.view().getStatus() == JobStatus.JOB_STATUS_QUEUED) {
+        queuedIds.add(job.id());
+      }
       if (job.terminal() || job.leaseId() == null) {
         continue;
       }
+      leasedIds.add(job.id());
       held.merge(job.leaseAgentId(), 1, Integer::sum);
       if (job.leaseExpiresAt() == null || job.leaseExpiresAt().isBefore(graceUntil)) {
         store.updateJob(job.id(), j -> j.withLease(j.leaseId(), j.leaseAgentId(), graceUntil));
@@ -138,8 +155,8 @@ public final class ControlPlane {
           + new TreeMap<>(allowed) + ")").asException();
     }
     AgentSession session = new AgentSession(principal, hello, stream);
-    held.put(session.agentId(), (int) store.jobs(principal.org()).stream()
-        .filter(j -> !j.terminal() && session.agentId().equals(j.leaseAgentId())).count());
+    List<JobRecord> leasedToAgent = leasedTo(session.agentId());
+    held.put(session.agentId(), leasedToAgent.size());
     AgentSession previous = sessions.put(session.agentId(), session);
     if (previous != null) {
       previous.send(ServerMessage.newBuilder().setClosing(SessionClosing.newBuilder()
@@ -156,9 +173,8 @@ public final class ControlPlane {
         session.id, free(session), session.maxJobs, session.tags);
     java.util.Set<String> heldIds = new java.util.HashSet<>();
     hello.getHeldLeasesList().forEach(l -> heldIds.add(l.getLeaseId()));
-    for (JobRecord lost : store.jobs(principal.org())) {
-      if (!lost.terminal() && session.agentId().equals(lost.leaseAgentId())
-          && !heldIds.contains(lost.leaseId())) {
+    for (JobRecord lost : leasedToAgent) {
+      if (!heldIds.contains(lost.leaseId())) {
         // Assigned on a session that died before the agent saw it, or forgotten by an agent
         // that restarted: it is not running there. Its state, if any, comes late.
         JobRecord interrupted = store.updateJob(lost.id(), j -> j.withView(j.view().toBuilder()
@@ -232,10 +248,18 @@ public final class ControlPlane {
 
   // ---- dispatch -------------------------------------------------------------------------
 
+  /** Queues a job the store holds now, and dispatches. */
+  synchronized void enqueue(String jobId) {
+    queuedIds.add(jobId);
+    dispatch();
+  }
+
   /** Leases every runnable job to a matching agent with a free slot, oldest job first. */
   synchronized void dispatch() {
-    for (JobRecord job : store.jobs("")) {
-      if (job.view().getStatus() != JobStatus.JOB_STATUS_QUEUED) {
+    for (Iterator<String> ids = queuedIds.iterator(); ids.hasNext(); ) {
+      JobRecord job = store.job(ids.next()).orElse(null);
+      if (job == null || job.view().getStatus() != JobStatus.JOB_STATUS_QUEUED) {
+        ids.remove();
         continue;
       }
       WorkspaceRecord ws = store.workspace(job.view().getWorkspace());
@@ -243,10 +267,16 @@ public final class ControlPlane {
       if (!ws.activeJobId().isEmpty() && !ws.activeJobId().equals(job.id())) {
         pending = "waiting for job " + ws.activeJobId() + " on the same workspace";
       } else {
-        List<AgentSession> matching = sessions.values().stream()
-            .filter(s -> s.isOpen() && s.principal.org().equals(job.view().getWorkspace().getOrg()))
-            .filter(s -> s.tags.entrySet().containsAll(job.view().getTagsMap().entrySet()))
-            .toList();
+        // A plain loop, cheapest test first: it runs over every session for every queued job.
+        String org = job.view().getWorkspace().getOrg();
+        Set<Map.Entry<String, String>> wanted = job.view().getTagsMap().entrySet();
+        List<AgentSession> matching = new ArrayList<>();
+        for (AgentSession s : sessions.values()) {
+          if (s.principal.org().equals(org) && s.isOpen()
+              && (wanted.isEmpty() || s.tags.entrySet().containsAll(wanted))) {
+            matching.add(s);
+          }
+        }
         String constraint = job.view().getTerraformVersionConstraint();
         if (!constraint.isEmpty() && !matching.isEmpty()) {
           VersionConstraint allowed = VersionConstraint.parse(constraint);
@@ -263,9 +293,19 @@ public final class ControlPlane {
           }
           matching = versioned;
         }
-        Optional<AgentSession> free = matching.stream().filter(s -> free(s) > 0)
-            .max((a, b) -> Integer.compare(free(a), free(b)));
-        if (free.isPresent() && lease(job, free.get())) {
+        // The agent with the most free slots (the first of equals); one pass, since this runs
+        // for every queued job over every session, under this lock.
+        AgentSession freest = null;
+        int mostFree = 0;
+        for (AgentSession s : matching) {
+          int free = free(s);
+          if (free > mostFree) {
+            freest = s;
+            mostFree = free;
+          }
+        }
+        if (freest != null && lease(job, freest)) {
+          ids.remove();
           continue;
         }
         pending = matching.isEmpty()
@@ -326,6 +366,7 @@ public final class ControlPlane {
         .setTerraformVersionConstraint(job.view().getTerraformVersionConstraint())
         .build();
     held.merge(session.agentId(), 1, Integer::sum);
+    leasedIds.add(job.id());
     if (!session.send(ServerMessage.newBuilder().setAssignment(assignment).build())) {
       held.merge(session.agentId(), -1, Integer::sum);
       // The stream died between the match and the send: put the job back.
@@ -411,8 +452,9 @@ public final class ControlPlane {
    */
   synchronized void expireLeases() {
     Instant now = now();
-    for (JobRecord job : store.jobs("")) {
-      if (job.terminal() || job.leaseExpiresAt() == null || !now.isAfter(job.leaseExpiresAt())) {
+    // A copy: releasing a job dispatches, which may lease another.
+    for (JobRecord job : leasedTo(null)) {
+      if (job.leaseExpiresAt() == null || !now.isAfter(job.leaseExpiresAt())) {
         continue;
       }
       JobRecord expired = store.updateJob(job.id(), j -> j.withView(j.view().toBuilder()
@@ -425,6 +467,23 @@ public final class ControlPlane {
       release(expired);
       signalLogs();
     }
+  }
+
+  /**
+   * Unfinished jobs that hold a lease, of one agent ({@code null}: of every agent), oldest first;
+   * drops the ids of jobs that no longer hold one from the index.
+   */
+  private List<JobRecord> leasedTo(String agentId) {
+    List<JobRecord> jobs = new ArrayList<>();
+    for (Iterator<String> ids = leasedIds.iterator(); ids.hasNext(); ) {
+      JobRecord job = store.job(ids.next()).orElse(null);
+      if (job == null || job.terminal() || job.leaseId() == null) {
+        ids.remove();
+      } else if (agentId == null || agentId.equals(job.leaseAgentId())) {
+        jobs.add(job);
+      }
+    }
+    return jobs;
   }
 
   static String agentId(Principal p) {

@@ -111,7 +111,7 @@ final class JobSubmissions {
         .addAllVariableNames(ControlPlane.names(h.getVariablesList()))
         .setTerraformVersionConstraint(h.getTerraformVersionConstraint().strip()).build();
     plane.store().putJob(new JobRecord(view, h.getVariablesList(), null, null, null, 0));
-    plane.dispatch();
+    plane.enqueue(id);
     return plane.store().job(id).orElseThrow().view();
   }
 }
