@@ -345,26 +345,7 @@ public final class ControlPlaneScale {
    */
   private static CompletableFuture<Job> submit(AdminClient admin, SubmitJobHeader header,
       byte[] archive) throws java.io.IOException {
-    CompletableFuture<Job> result = new CompletableFuture<>();
-    StreamObserver<SubmitJobRequest> requests = admin.async(60).submitJob(new StreamObserver<>() {
-      @Override
-      public void onNext(Job job) {
-        result.complete(job);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        result.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    });
-    requests.onNext(SubmitJobRequest.newBuilder().setHeader(header).build());
-    Payloads.send(PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE, new ByteArrayInputStream(archive),
-        chunk -> requests.onNext(SubmitJobRequest.newBuilder().setChunk(chunk).build()));
-    requests.onCompleted();
-    return result;
+    return admin.submitAsync(header, archive);
   }
 
   private CompletableFuture<Void> completion(String jobId) {

@@ -60,8 +60,9 @@ public final class AdminClient implements AutoCloseable {
     };
   }
 
-  /** Streams a job's header and source archive; returns the queued job. */
-  public Job submit(SubmitJobHeader header, byte[] archive) throws IOException {
+  /** {@link #submit} without waiting: completes with the queued job (or the call's failure). */
+  public CompletableFuture<Job> submitAsync(SubmitJobHeader header, byte[] archive)
+      throws IOException {
     CompletableFuture<Job> result = new CompletableFuture<>();
     StreamObserver<SubmitJobRequest> requests = async(60).submitJob(new StreamObserver<>() {
       @Override
@@ -81,6 +82,12 @@ public final class AdminClient implements AutoCloseable {
     Payloads.send(PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE, new ByteArrayInputStream(archive),
         chunk -> requests.onNext(SubmitJobRequest.newBuilder().setChunk(chunk).build()));
     requests.onCompleted();
+    return result;
+  }
+
+  /** Streams a job's header and source archive; returns the queued job. */
+  public Job submit(SubmitJobHeader header, byte[] archive) throws IOException {
+    CompletableFuture<Job> result = submitAsync(header, archive);
     try {
       return result.get(60, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
