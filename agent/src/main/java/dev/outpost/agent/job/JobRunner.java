@@ -134,7 +134,7 @@ public final class JobRunner implements Runnable {
         } else {
           Execution done = resumed == null ? execute(pipeline) : resume(pipeline);
           dir = done.dir;
-          result = reporter.spool(done.outcome, done.dir, done.terraform, done.result, spool);
+          result = reporter.spool(done.outcome, done.dir, done.result, spool);
         }
         delivering = true;
         ResultReporter.Delivery delivery = reporter.deliver(result);
@@ -164,13 +164,11 @@ public final class JobRunner implements Runnable {
   }
 
   /** What running the job's commands left: the outcome and what the result is made from. */
-  private record Execution(JobOutcome outcome, JobDirectory dir, Terraform terraform,
-      JobResult result) {}
+  private record Execution(JobOutcome outcome, JobDirectory dir, JobResult result) {}
 
   /** A new job: its directory, its source, its commands. */
   private Execution execute(LogPipeline pipeline) {
     JobDirectory dir = null;
-    Terraform terraform = null;
     JobResult result = new JobResult();
     JobOutcome outcome;
     try {
@@ -178,7 +176,7 @@ public final class JobRunner implements Runnable {
       requireSpoolRoom(pipeline);
       requireFreeDisk();
       dir = JobDirectory.create(settings.workDir(), jobId());
-      terraform = prepare(dir, pipeline);
+      Terraform terraform = prepare(dir, pipeline);
       if (Payloads.isPresent(assignment.getSavedPlan())) {
         download(PayloadKind.PAYLOAD_KIND_SAVED_PLAN, assignment.getSavedPlan(), savedPlan(dir));
       }
@@ -186,7 +184,7 @@ public final class JobRunner implements Runnable {
     } catch (Exception e) {
       outcome = failedBetweenRuns(e);
     }
-    return new Execution(outcome, dir, terraform, result);
+    return new Execution(outcome, dir, result);
   }
 
   /**
@@ -198,7 +196,6 @@ public final class JobRunner implements Runnable {
   private Execution resume(LogPipeline pipeline) {
     JobDirectory dir = existingDirectory();
     JobResult result = new JobResult();
-    Terraform terraform = null;
     JobOutcome outcome;
     try {
       List<TerraformRun> runs = dir == null ? List.of() : Terraform.recordedRuns(dir.root());
@@ -206,7 +203,7 @@ public final class JobRunner implements Runnable {
         pipeline.agentMessage(Stage.STAGE_SETUP, LogLevel.LOG_LEVEL_WARN, "the agent process "
             + "restarted while preparing this job, before Terraform ran");
         return new Execution(new JobOutcome.Interrupted("the agent process restarted while "
-            + "preparing the job; no Terraform command had started"), dir, null, result);
+            + "preparing the job; no Terraform command had started"), dir, result);
       }
       TerraformRun last = runs.get(runs.size() - 1);
       pipeline.agentMessage(Stage.STAGE_SETUP, LogLevel.LOG_LEVEL_WARN, "the agent process "
@@ -215,13 +212,13 @@ public final class JobRunner implements Runnable {
               .orElse(last.process().isAlive() ? "still running" : "gone") + ")");
       StageRunner runner = stageRunner(pipeline);
       runner.replay(runs);
-      terraform = terraform(dir);
+      Terraform terraform = terraform(dir);
       varFile = dir.controlDir().resolve(JobDirectory.VARIABLES_FILE);
       outcome = runWorkflow(terraform, dir, runner, result);
     } catch (Exception e) {
       outcome = failedBetweenRuns(e);
     }
-    return new Execution(outcome, dir, terraform, result);
+    return new Execution(outcome, dir, result);
   }
 
   /** The job type's commands; an apply of a saved plan uses the one downloaded with the job. */

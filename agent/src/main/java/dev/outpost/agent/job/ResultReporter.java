@@ -5,10 +5,8 @@ import dev.outpost.agent.daemon.Failure;
 import dev.outpost.agent.logs.LogPipeline;
 import dev.outpost.agent.spool.JobSpool;
 import dev.outpost.agent.terraform.StateReader;
-import dev.outpost.agent.terraform.Terraform;
 import dev.outpost.agent.terraform.TerraformOutput;
 import dev.outpost.agent.terraform.TerraformResource;
-import dev.outpost.agent.terraform.TerraformRun;
 import dev.outpost.agent.terraform.TerraformState;
 import dev.outpost.agent.workspace.JobDirectory;
 import dev.outpost.proto.v1.CompleteJobRequest;
@@ -20,6 +18,7 @@ import dev.outpost.proto.v1.PayloadKind;
 import dev.outpost.proto.v1.PayloadRef;
 import dev.outpost.proto.v1.Resource;
 import dev.outpost.proto.v1.Stage;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,11 +29,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A job's result: the state Terraform left (whatever the outcome), outputs and resources read
- * with {@code show -json}; written to the job's spool first, then delivered from there.
+ * from the state file; written to the job's spool first, then delivered from there.
  */
 final class ResultReporter {
   private static final Logger log = LoggerFactory.getLogger(ResultReporter.class);
-  private static final Duration SHOW_TIMEOUT = Duration.ofSeconds(120);
 
   private final JobAssignment assignment;
   private final JobSettings settings;
@@ -60,12 +58,12 @@ final class ResultReporter {
   }
 
   /**
-   * Builds the final result (state, outputs and resources read with {@code show -json}),
+   * Builds the final result (state, outputs and resources read from the state file),
    * writes the job's last log message and forces the result to the spool: from here on a
    * restarted agent delivers it as it is.
    */
-  JobSpool.SpooledResult spool(JobOutcome outcome, JobDirectory dir, Terraform tf,
-      JobResult produced, JobSpool spool) throws Exception {
+  JobSpool.SpooledResult spool(JobOutcome outcome, JobDirectory dir, JobResult produced,
+      JobSpool spool) throws Exception {
     CompleteJobRequest.Builder result = CompleteJobRequest.newBuilder()
         .setLease(assignment.getLease()).setOutcome(outcome.wire())
         .setErrorMessage(outcome.message()).setExitCode(outcome.exitCode())
@@ -81,9 +79,7 @@ final class ResultReporter {
     Path state = dir == null ? null : dir.stateFile();
     if (state != null && Files.isRegularFile(state) && Files.size(state) > 0) {
       payloads.put(PayloadKind.PAYLOAD_KIND_STATE, state);
-      if (tf != null) {
-        describeState(tf, dir, result);
-      }
+      describeState(state, result);
     }
     if (produced.planFile != null && Files.exists(produced.planFile)) {
       payloads.put(PayloadKind.PAYLOAD_KIND_PLAN_FILE, produced.planFile);
@@ -155,21 +151,10 @@ final class ResultReporter {
     }
   }
 
-  private void describeState(Terraform tf, JobDirectory dir, CompleteJobRequest.Builder result) {
-    Path out = dir.controlDir().resolve("state.json");
+  /** Outputs and resources from the state file; a state it cannot read is a warning in the log. */
+  private void describeState(Path stateFile, CompleteJobRequest.Builder result) {
     try {
-      TerraformRun show = tf.showJson(null, out);
-      Integer code = show.waitFor(SHOW_TIMEOUT).orElse(null);
-      if (code == null) {
-        show.stop(settings.cancelGrace());
-        throw new IllegalStateException("terraform show -json did not finish within "
-            + SHOW_TIMEOUT);
-      }
-      if (code != 0) {
-        throw new IllegalStateException("terraform show -json exited with " + code + ": "
-            + show.stderrTail(500));
-      }
-      TerraformState state = StateReader.readShowJson(out);
+      TerraformState state = StateReader.readStateFile(stateFile);
       for (TerraformOutput o : state.outputs()) {
         result.addOutputs(Output.newBuilder().setName(o.name()).setValueJson(o.valueJson())
             .setSensitive(o.sensitive()).setTypeJson(o.typeJson()));
@@ -178,16 +163,9 @@ final class ResultReporter {
         result.addResources(Resource.newBuilder().setAddress(r.address()).setType(r.type())
             .setName(r.name()).setProvider(r.provider()).setMode(r.mode()));
       }
-    } catch (Exception e) {
-      pipeline.agentMessage(Stage.STAGE_SHOW, LogLevel.LOG_LEVEL_WARN,
+    } catch (IOException e) {
+      pipeline.agentMessage(Stage.STAGE_SETUP, LogLevel.LOG_LEVEL_WARN,
           "could not read outputs and resources from the state: " + e.getMessage());
-    } finally {
-      try {
-        // state.json holds secrets in clear; it must not outlive its use.
-        Files.deleteIfExists(out);
-      } catch (java.io.IOException ignored) {
-        // The job directory is removed as a whole after acknowledgement.
-      }
     }
   }
 }

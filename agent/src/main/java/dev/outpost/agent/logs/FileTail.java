@@ -23,6 +23,8 @@ final class FileTail {
   private long offset;
   private byte[] partial = new byte[0];
   private final ByteBuffer buffer = ByteBuffer.allocate(64 * 1024);
+  /** Open from the first look that finds the file until {@link #close}: one open per file. */
+  private FileChannel channel;
 
   FileTail(Path file, long offset) {
     this.file = file;
@@ -41,37 +43,39 @@ final class FileTail {
   boolean poll(boolean finished, long maxBytes, LineSink sink) throws IOException {
     long read = 0;
     boolean end = false;
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      ch.position(offset + partial.length);
-      while (true) {
-        if (read >= maxBytes) {
-          break;
-        }
-        buffer.clear();
-        int n = ch.read(buffer);
-        if (n <= 0) {
-          end = true;
-          break;
-        }
-        read += n;
-        byte[] data = new byte[partial.length + n];
-        System.arraycopy(partial, 0, data, 0, partial.length);
-        System.arraycopy(buffer.array(), 0, data, partial.length, n);
-        int start = 0;
-        for (int i = 0; i < data.length; i++) {
-          if (data[i] == '\n') {
-            int stop = i > start && data[i - 1] == '\r' ? i - 1 : i;
-            long lineStart = offset;
-            offset += i + 1 - start;
-            sink.line(new String(data, start, stop - start, StandardCharsets.UTF_8), lineStart,
-                offset);
-            start = i + 1;
-          }
-        }
-        partial = java.util.Arrays.copyOfRange(data, start, data.length);
+    if (channel == null) {
+      try {
+        channel = FileChannel.open(file, StandardOpenOption.READ);
+      } catch (NoSuchFileException e) {
+        return true;
       }
-    } catch (NoSuchFileException e) {
-      return true;
+    }
+    while (true) {
+      if (read >= maxBytes) {
+        break;
+      }
+      buffer.clear();
+      int n = channel.read(buffer, offset + partial.length);
+      if (n <= 0) {
+        end = true;
+        break;
+      }
+      read += n;
+      byte[] data = new byte[partial.length + n];
+      System.arraycopy(partial, 0, data, 0, partial.length);
+      System.arraycopy(buffer.array(), 0, data, partial.length, n);
+      int start = 0;
+      for (int i = 0; i < data.length; i++) {
+        if (data[i] == '\n') {
+          int stop = i > start && data[i - 1] == '\r' ? i - 1 : i;
+          long lineStart = offset;
+          offset += i + 1 - start;
+          sink.line(new String(data, start, stop - start, StandardCharsets.UTF_8), lineStart,
+              offset);
+          start = i + 1;
+        }
+      }
+      partial = java.util.Arrays.copyOfRange(data, start, data.length);
     }
     if (end && finished && partial.length > 0) {
       long lineStart = offset;
@@ -81,5 +85,17 @@ final class FileTail {
       sink.line(new String(last, StandardCharsets.UTF_8), lineStart, offset);
     }
     return end;
+  }
+
+  /** Closes the file, if it was opened; a later {@link #poll} opens it again. */
+  void close() {
+    if (channel != null) {
+      try {
+        channel.close();
+      } catch (IOException e) {
+        // read-only: nothing was lost
+      }
+      channel = null;
+    }
   }
 }

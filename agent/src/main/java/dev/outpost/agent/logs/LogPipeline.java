@@ -500,6 +500,9 @@ public final class LogPipeline implements AutoCloseable {
       notifyAll();
     }
     sender.interrupt();
+    synchronized (tails) {
+      tails.values().forEach(FileTail::close);
+    }
     try {
       journal.close();
     } catch (IOException e) {

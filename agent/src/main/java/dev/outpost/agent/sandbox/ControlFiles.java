@@ -32,6 +32,11 @@ final class ControlFiles {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Path dir;
+  /** status.json's length when it was last found without an exit code: unchanged, unread. */
+  private volatile long statusSeenWithoutExit = -1;
+  /** From info.json, written once when the sandbox is set up. */
+  private volatile Long childPid;
+  private volatile Long pidNamespace;
 
   ControlFiles(Path dir) {
     this.dir = dir;
@@ -75,16 +80,31 @@ final class ControlFiles {
   }
 
   Optional<Long> bwrapChildPid() {
-    return jsonValues(INFO, "child-pid").map(JsonNode::asLong);
+    if (childPid == null) {
+      jsonValues(INFO, "child-pid").map(JsonNode::asLong).ifPresent(p -> childPid = p);
+    }
+    return Optional.ofNullable(childPid);
   }
 
   /** Inode of the sandbox's PID namespace: identifies the init PID even after reparenting. */
   Optional<Long> bwrapPidNamespace() {
-    return jsonValues(INFO, "pid-namespace").map(JsonNode::asLong);
+    if (pidNamespace == null) {
+      jsonValues(INFO, "pid-namespace").map(JsonNode::asLong).ifPresent(n -> pidNamespace = n);
+    }
+    return Optional.ofNullable(pidNamespace);
   }
 
+  /** Looked at while the command runs, so a status file that has not grown is not read again. */
   Optional<Integer> bwrapExitCode() {
-    return jsonValues(STATUS, "exit-code").map(JsonNode::asInt);
+    long length = dir.resolve(STATUS).toFile().length();
+    if (length == statusSeenWithoutExit) {
+      return Optional.empty();
+    }
+    Optional<Integer> code = jsonValues(STATUS, "exit-code").map(JsonNode::asInt);
+    if (code.isEmpty()) {
+      statusSeenWithoutExit = length;
+    }
+    return code;
   }
 
   /** bwrap writes a stream of JSON objects (pretty-printed or one a line); find the field. */
@@ -108,8 +128,12 @@ final class ControlFiles {
   }
 
   private Optional<String> read(String name) {
+    Path file = dir.resolve(name);
+    if (!file.toFile().exists()) {
+      return Optional.empty(); // the usual answer while a command runs, found without an exception
+    }
     try {
-      return Optional.of(Files.readString(dir.resolve(name), StandardCharsets.UTF_8));
+      return Optional.of(Files.readString(file, StandardCharsets.UTF_8));
     } catch (NoSuchFileException e) {
       return Optional.empty();
     } catch (IOException e) {

@@ -24,6 +24,10 @@ final class LaunchedProcess implements SandboxedProcess {
 
   private final ControlFiles files;
   private final boolean bubblewrap;
+  /** Once recorded, an exit status never changes: remembered rather than read again. */
+  private volatile Integer exit;
+  /** Likewise the pid file, written once at launch. */
+  private volatile long[] launched;
 
   LaunchedProcess(ControlFiles files, String sandboxName) {
     this.files = files;
@@ -57,14 +61,19 @@ final class LaunchedProcess implements SandboxedProcess {
 
   /** For bubblewrap the inner bwrap's host PID: --new-session made it the group leader. */
   private Optional<Long> knownGroup() {
-    return bubblewrap ? files.bwrapChildPid() : files.launched().map(l -> l[0]);
+    return bubblewrap ? files.bwrapChildPid() : launched().map(l -> l[0]);
   }
 
   @Override
   public Optional<Integer> exitCode() {
+    if (exit != null) {
+      return Optional.of(exit);
+    }
     // bwrap's own report survives even if the wrapper shell was killed.
     Optional<Integer> code = bubblewrap ? files.bwrapExitCode() : Optional.empty();
-    return code.isPresent() ? code : files.wrapperExit();
+    code = code.isPresent() ? code : files.wrapperExit();
+    code.ifPresent(c -> exit = c);
+    return code;
   }
 
   @Override
@@ -105,7 +114,7 @@ final class LaunchedProcess implements SandboxedProcess {
       waitForGroup();
       sandboxInit().ifPresent(Signals::interruptGroup);
     } else if (launchedRunning()) {
-      files.launched().ifPresent(l -> Signals.interruptGroup(l[0]));
+      launched().ifPresent(l -> Signals.interruptGroup(l[0]));
     }
   }
 
@@ -121,10 +130,10 @@ final class LaunchedProcess implements SandboxedProcess {
       if (init.isPresent()) {
         Signals.kill(init.get());
       } else if (launchedRunning()) {
-        files.launched().ifPresent(l -> Signals.kill(l[0])); // still setting up: no init yet
+        launched().ifPresent(l -> Signals.kill(l[0])); // still setting up: no init yet
       }
     } else {
-      files.launched().ifPresent(l -> {
+      launched().ifPresent(l -> {
         if (launchedRunning() || !ProcStat.sessionMembers(l[0]).isEmpty()) {
           Signals.killGroup(l[0]);
         }
@@ -182,7 +191,7 @@ final class LaunchedProcess implements SandboxedProcess {
         }
       }
     } else {
-      files.launched().ifPresent(l -> {
+      launched().ifPresent(l -> {
         if (!ProcStat.sessionMembers(l[0]).isEmpty()) {
           Signals.killGroup(l[0]);
         }
@@ -214,8 +223,15 @@ final class LaunchedProcess implements SandboxedProcess {
     }
   }
 
+  private Optional<long[]> launched() {
+    if (launched == null) {
+      files.launched().ifPresent(l -> launched = l);
+    }
+    return Optional.ofNullable(launched);
+  }
+
   private boolean launchedRunning() {
-    return files.launched()
+    return launched()
         .filter(l -> l[1] != 0)
         .flatMap(l -> ProcStat.read(l[0]).filter(s -> s.startTime() == l[1] && s.running()))
         .isPresent();

@@ -11,25 +11,45 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** Reads Terraform's machine formats: `show -json` of a state, and a raw state file's header. */
+/**
+ * Reads what a job's result needs from the terraform.tfstate that Terraform left: its outputs
+ * and resource instances, and its serial and lineage. The state file (format version 4, the
+ * only one Terraform 1.x writes) is read directly rather than through {@code terraform show
+ * -json}, which would start Terraform once more per job only to print the same facts; the
+ * addresses and provider names come out as {@code show -json} spells them
+ * ({@code StateFileIntegrationTest} compares the two on real states).
+ */
 public final class StateReader {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String PROVIDER_PREFIX = "provider[\"";
 
   private StateReader() {}
 
-  public static TerraformState readShowJson(Path file) throws IOException {
-    return parseShowJson(Files.readString(file));
+  public static TerraformState readStateFile(Path file) throws IOException {
+    return parseStateFile(Files.readAllBytes(file));
   }
 
-  /** An empty state ({"format_version":"1.0"} without "values") gives empty lists. */
-  public static TerraformState parseShowJson(String json) throws IOException {
-    JsonNode root = JSON.readTree(json);
-    if (root == null || !root.isObject()) {
-      throw new IOException("`show -json` output is not a JSON object");
+  /**
+   * Outputs in the state's order; resource instances by module (the root first, as the state
+   * file sorts them), current objects only (a deposed object awaiting deletion is not a
+   * resource of the result).
+   */
+  public static TerraformState parseStateFile(byte[] state) throws IOException {
+    JsonNode root;
+    try {
+      root = JSON.readTree(state);
+    } catch (com.fasterxml.jackson.core.JacksonException e) {
+      throw new IOException("the state is not valid JSON: " + e.getOriginalMessage());
     }
-    JsonNode values = root.path("values");
+    if (root == null || !root.isObject()) {
+      throw new IOException("the state is not a JSON object");
+    }
+    if (root.path("version").asInt(-1) != 4) {
+      throw new IOException("the state has format version " + root.path("version")
+          + "; this agent reads version 4, which Terraform 1.x and OpenTofu write");
+    }
     List<TerraformOutput> outputs = new ArrayList<>();
-    for (Map.Entry<String, JsonNode> e : iterable(values.path("outputs"))) {
+    for (Map.Entry<String, JsonNode> e : iterable(root.path("outputs"))) {
       JsonNode o = e.getValue();
       outputs.add(new TerraformOutput(e.getKey(),
           o.has("value") ? JSON.writeValueAsString(o.get("value")) : "null",
@@ -37,19 +57,66 @@ public final class StateReader {
           o.has("type") ? JSON.writeValueAsString(o.get("type")) : null));
     }
     List<TerraformResource> resources = new ArrayList<>();
-    collect(values.path("root_module"), resources);
+    for (JsonNode r : root.path("resources")) {
+      String module = r.path("module").asText("");
+      String mode = r.path("mode").asText();
+      String type = r.path("type").asText();
+      String name = r.path("name").asText();
+      String base = (module.isEmpty() ? "" : module + ".") + ("data".equals(mode) ? "data." : "")
+          + type + "." + name;
+      String provider = providerName(r.path("provider").asText());
+      for (JsonNode instance : r.path("instances")) {
+        if (instance.hasNonNull("deposed")) {
+          continue;
+        }
+        resources.add(new TerraformResource(base + instanceKey(instance.get("index_key")), type,
+            name, provider, mode));
+      }
+    }
     return new TerraformState(outputs, resources);
   }
 
-  /** Depth-first, in document order: root module first, then each child module. */
-  private static void collect(JsonNode module, List<TerraformResource> into) {
-    for (JsonNode r : module.path("resources")) {
-      into.add(new TerraformResource(r.path("address").asText(), r.path("type").asText(),
-          r.path("name").asText(), r.path("provider_name").asText(), r.path("mode").asText()));
+  /** {@code provider["registry.terraform.io/hashicorp/aws"].west} gives the quoted source. */
+  static String providerName(String config) {
+    int start = config.indexOf(PROVIDER_PREFIX);
+    int end = start < 0 ? -1 : config.indexOf("\"]", start + PROVIDER_PREFIX.length());
+    return end < 0 ? config : config.substring(start + PROVIDER_PREFIX.length(), end);
+  }
+
+  /** [0] for count, ["key"] (quoted as Terraform quotes it) for for_each, nothing otherwise. */
+  static String instanceKey(JsonNode key) {
+    if (key == null || key.isNull()) {
+      return "";
     }
-    for (JsonNode child : module.path("child_modules")) {
-      collect(child, into);
+    if (key.isNumber()) {
+      return "[" + key.asLong() + "]";
     }
+    StringBuilder quoted = new StringBuilder("[\"");
+    String text = key.asText();
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      switch (c) {
+        case '\\' -> quoted.append("\\\\");
+        case '"' -> quoted.append("\\\"");
+        case '\n' -> quoted.append("\\n");
+        case '\r' -> quoted.append("\\r");
+        case '\t' -> quoted.append("\\t");
+        case '$', '%' -> {
+          quoted.append(c);
+          if (i + 1 < text.length() && text.charAt(i + 1) == '{') {
+            quoted.append(c); // "${" and "%{" would start a template: doubled
+          }
+        }
+        default -> {
+          if (c < 0x20) {
+            quoted.append(String.format("\\u%04x", (int) c));
+          } else {
+            quoted.append(c);
+          }
+        }
+      }
+    }
+    return quoted.append("\"]").toString();
   }
 
   /** Serial and lineage of a terraform.tfstate; empty if the file is missing or empty. */

@@ -16,8 +16,8 @@ import java.util.stream.Stream;
  * The floor of the overhead benchmark: a shell script that runs, in a job directory of its own
  * and under the same bubblewrap arguments, exactly the Terraform commands the agent runs for a
  * job, built by the agent's own {@link Terraform} with a {@link ScriptSandbox} in place of the
- * real one. An apply job is init, plan -out (with -detailed-exitcode), apply of that plan and
- * show -json of the state (for the outputs and resources of the result); a plan job is init,
+ * real one. An apply job is init, plan -out (with -detailed-exitcode) and apply of that plan
+ * (the agent reads outputs and resources from the state file itself); a plan job is init,
  * plan -out and show -json of the plan.
  */
 public final class BareScript {
@@ -56,7 +56,6 @@ public final class BareScript {
     if (apply) {
       tf.plan(new PlanOptions(plan, false, true).withVarFile(varFile));
       tf.apply(ApplyOptions.ofPlan(plan));
-      tf.showJson(null, dir.controlDir().resolve("state.json"));
     } else {
       tf.plan(PlanOptions.to(plan).withVarFile(varFile));
       tf.showJson(plan, dir.controlDir().resolve("outpost.tfplan.json"));
