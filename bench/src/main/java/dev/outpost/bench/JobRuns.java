@@ -124,6 +124,12 @@ public final class JobRuns {
       h.awaitReady(agent, port);
       peak.start();
       Path small = write("small", smallConfig());
+      // A daemon runs for weeks: its JIT has compiled the job path long before a job comes.
+      // Measuring a cold JVM would count the compiler, not the agent.
+      byte[] warmUp = SourceArchive.pack(small);
+      for (int i = 0; i < WholeProcess.WARM_UP_JOBS; i++) {
+        agentJob(warmUp, JobType.newBuilder().setApply(ApplyJob.getDefaultInstance()).build());
+      }
       compare(out.putObject("overheadSmall"), small, true, runs, null);
       if (mirror != null) {
         compare(out.putObject("overheadAws"), s.examples().resolve("aws-vm"), false, runs,

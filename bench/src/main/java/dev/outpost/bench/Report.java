@@ -111,7 +111,8 @@ public final class Report {
     }
     double a = percentile(agent, 50);
     double b = percentile(bare, 50);
-    return new Row(measure + " (" + agent.size() + " alternating runs, medians)", target,
+    return new Row(measure + " (" + agent.size() + " alternating runs after "
+        + WholeProcess.WARM_UP_JOBS + " warm-up jobs, medians)", target,
         String.format(Locale.ROOT, "agent %.0f ms, bare %.0f ms: %+.0f ms, ratio %.3f", a, b,
             a - b, a / b), met.test(a - b, a / b) ? "met" : "NOT met");
   }

@@ -51,8 +51,11 @@ public final class LogPipeline implements AutoCloseable {
   static final int SYNC_BYTES = 256 * 1024;
   static final long MAX_BUFFERED_BYTES = 8L << 20;
   private static final long READ_CHUNK = 256 * 1024;
-  /** The longest pause between two looks at a command's output files. */
-  private static final Duration POLL = Duration.ofMillis(10);
+  /**
+   * The longest pause between two looks at a command's output files and exit status: the end
+   * of each command is seen within it. A look costs a few stat and read calls.
+   */
+  private static final Duration POLL = Duration.ofMillis(5);
   private static final String PARTS = "#parts";
 
   /** Sends a batch; returns the highest contiguous sequence the control plane has stored. */

@@ -25,7 +25,8 @@ final class Launcher {
   /** Own session: a Ctrl-C or group signal aimed at the JVM does not reach the job. */
   private static final String SETSID = "/usr/bin/setsid";
   private static final Duration PID_WAIT = Duration.ofSeconds(10);
-  private static final Duration POLL_CAP = Duration.ofMillis(10);
+  /** The pid file appears within milliseconds, and the job's first log line waits for it. */
+  private static final Duration POLL_CAP = Duration.ofMillis(2);
 
   /*
    * Positional parameters carry every path, so nothing needs quoting. `env --default-signal`
