@@ -34,11 +34,12 @@ final class Launcher {
    * SIGINT ignored (the ignore is inherited through exec and would make interrupt() useless).
    * The pid file holds "PID STARTTIME" (field 22 of /proc/PID/stat, read while the child
    * cannot yet be reaped; 0 if it was gone already) so a later reader can tell a reused PID
-   * apart. The wrapper joins the launch's cgroups before it starts anything, so every process
-   * of the job is counted; a cgroup it cannot join fails the launch rather than leaving a limit
-   * reported in force that is not. At the end it moves back to its parent cgroup and removes
-   * the launch's, before it records the exit. No pipeline or subshell runs while it is inside
-   * (a forked helper would be counted, and would keep the cgroup busy at the end).
+   * apart. The launched process joins the launch's cgroups itself, in a subshell, before it
+   * execs the command, so every process of the job is counted; one it cannot join ends it with
+   * status 125 and says which, rather than leaving a limit reported in force that is not. The
+   * wrapper itself never joins: moving a process between cgroups costs a few milliseconds on
+   * cgroup v1 (an RCU grace period), and a wrapper inside would have to move out again before
+   * the cgroup could go. At the end it removes the launch's cgroups and records the exit.
    */
   private static final String SCRIPT = String.join("\n",
       "umask 077",
@@ -47,17 +48,16 @@ final class Launcher {
       "exec >>\"$out\" 2>>\"$err\" </dev/null",
       "[ \"$keep_pwd\" = yes ] || unset PWD",
       "set -f",
-      "if [ -n \"$cgs\" ]; then",
-      "  IFS='",
-      "'",
-      "  for cg in $cgs; do",
-      "    echo $$ > \"$cg/cgroup.procs\" || { echo \"outpost: cannot join cgroup $cg\" >&2; exit 125; }",
-      "  done",
-      "  unset IFS",
-      "fi",
       "if [ \"$mode\" = bubblewrap ]; then exec 3>\"$ctl/info.json\" 4>\"$ctl/status.json\"; fi",
-      "/usr/bin/env --default-signal \"$@\" &",
+      "IFS='",
+      "'",
+      // "0" is the writing process: the subshell, which then becomes the command.
+      "( for cg in $cgs; do",
+      "    echo 0 > \"$cg/cgroup.procs\" || { echo \"outpost: cannot join cgroup $cg\" >&2; exit 125; }",
+      "  done",
+      "  exec /usr/bin/env --default-signal \"$@\" ) &",
       "pid=$!",
+      "unset IFS",
       "exec 3>&- 4>&-",
       "{ read -r st < \"/proc/$pid/stat\"; } 2>/dev/null || st=",
       "st=${st##*) }",
@@ -69,10 +69,8 @@ final class Launcher {
       "if [ -n \"$cgs\" ]; then",
       "  IFS='",
       "'",
-      "  for cg in $cgs; do echo $$ > \"${cg%/*}/cgroup.procs\"; done 2>/dev/null",
       // Killed tasks may still be exiting when bwrap is gone: retry, bounded (about 5 s). The
-      // first retries come quickly: the exit is recorded only after this, and the agent is
-      // waiting for it.
+      // first retries come quickly: the exit is recorded only after this.
       "  for cg in $cgs; do n=0; while [ -d \"$cg\" ] && ! /bin/rmdir \"$cg\" 2>/dev/null"
           + " && [ $n -lt 100 ]; do n=$((n+1)); if [ $n -le 50 ]; then /bin/sleep 0.002;"
           + " else /bin/sleep 0.1; fi; done; done",
