@@ -34,6 +34,16 @@ public final class Payloads {
     return !ref.getSha256().isEmpty();
   }
 
+  /** Checks bytes that arrived whole (not through a {@link Receiver}) against their reference. */
+  public static void verify(PayloadRef expected, byte[] data) throws IOException {
+    String actual = sha256(data);
+    if (data.length != expected.getSize() || !actual.equals(expected.getSha256())) {
+      throw new IOException(expected.getKind() + " has " + data.length + " bytes with sha256 "
+          + actual + " but " + expected.getSize() + " bytes with sha256 " + expected.getSha256()
+          + " were announced");
+    }
+  }
+
   public static String sha256(byte[] data) {
     MessageDigest digest = newDigest();
     digest.update(data);

@@ -361,7 +361,14 @@ public final class JobRunner implements Runnable {
           + " characters cannot be masked in the log");
     }
     Path archive = dir.controlDir().resolve("source.tar.gz");
-    download(PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE, assignment.getSource(), archive);
+    if (assignment.getSourceInline().isEmpty()) {
+      download(PayloadKind.PAYLOAD_KIND_SOURCE_ARCHIVE, assignment.getSource(), archive);
+    } else {
+      // A small archive came with the assignment; it is checked like a downloaded one.
+      byte[] inline = assignment.getSourceInline().toByteArray();
+      Payloads.verify(assignment.getSource(), inline);
+      Files.write(archive, inline);
+    }
     new ArchiveExtractor().extract(archive, dir.sourceDir());
     Files.delete(archive);
     if (Payloads.isPresent(assignment.getPriorState())) {
@@ -451,11 +458,7 @@ public final class JobRunner implements Runnable {
         Thread.sleep(backoff.next().toMillis());
       }
     }
-    String actual = Payloads.sha256(Files.readAllBytes(target));
-    if (!actual.equals(expected.getSha256())) {
-      throw new java.io.IOException(kind + " has sha256 " + actual + " but the assignment "
-          + "announced " + expected.getSha256());
-    }
+    Payloads.verify(expected, Files.readAllBytes(target));
   }
 
   /** The job's type as a metric label: apply, plan, destroy, template_import. */

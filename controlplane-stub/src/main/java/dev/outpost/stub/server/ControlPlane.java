@@ -45,6 +45,12 @@ import org.slf4j.LoggerFactory;
  * Every decision that reads and changes jobs and sessions together holds {@code this}.
  */
 public final class ControlPlane {
+  /**
+   * A configuration archive up to this size travels inside the assignment: the job starts
+   * without a download's round trip. Larger ones are downloaded in chunks.
+   */
+  static final int INLINE_SOURCE_BYTES = 256 << 10;
+
   private static final Logger log = LoggerFactory.getLogger(ControlPlane.class);
 
   /**
@@ -364,6 +370,8 @@ public final class ControlPlane {
         .setSubmittedAt(job.view().getSubmittedAt()).setLeasedAt(timestamp(now))
         .setNetwork(leased.view().getNetwork().isEmpty() ? "full" : leased.view().getNetwork())
         .setTerraformVersionConstraint(job.view().getTerraformVersionConstraint())
+        .setSourceInline(source.length <= INLINE_SOURCE_BYTES
+            ? com.google.protobuf.ByteString.copyFrom(source) : com.google.protobuf.ByteString.EMPTY)
         .build();
     held.merge(session.agentId(), 1, Integer::sum);
     leasedIds.add(job.id());
