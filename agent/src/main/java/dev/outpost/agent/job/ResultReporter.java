@@ -98,33 +98,38 @@ final class ResultReporter {
   }
 
   /**
-   * Delivers a spooled result: the log first, so a finished job's log is complete when the
-   * control plane marks it finished, then the payloads and CompleteJob, repeated on retryable
-   * failures until acknowledged.
+   * Delivers a spooled result: the payloads while the log's last entries go out, then, once
+   * the whole log is acknowledged, CompleteJob (so a finished job's log is complete when the
+   * control plane marks it finished); repeated on retryable failures until acknowledged.
    */
   Delivery deliver(JobSpool.SpooledResult spooled) throws Exception {
     String jobId = assignment.getLease().getJobId();
-    while (!pipeline.awaitDelivered(Duration.ofSeconds(1))) {
-      if (settings.lifecycle().deliveryAbandoned()) {
-        return Delivery.ABANDONED;
-      }
-      String problem = pipeline.deliveryProblem();
-      log.info("job {}: waiting to deliver its log before the result ({})", jobId,
-          problem == null ? "not all acknowledged yet" : problem);
-    }
+    pipeline.drain();
     CompleteJobRequest.Builder result = spooled.request().toBuilder();
     Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(30));
+    boolean uploaded = false;
     while (true) {
       try {
-        for (Map.Entry<PayloadKind, Path> p : spooled.payloads().entrySet()) {
-          PayloadRef ref = calls.upload(p.getKey(), p.getValue());
-          switch (p.getKey()) {
-            case PAYLOAD_KIND_STATE -> result.setState(ref);
-            case PAYLOAD_KIND_PLAN_FILE -> result.setPlanFile(ref);
-            case PAYLOAD_KIND_PLAN_JSON -> result.setPlanJson(ref);
-            default -> log.warn("job {}: spooled payload {} has no place in the result", jobId,
-                p.getKey());
+        if (!uploaded) {
+          for (Map.Entry<PayloadKind, Path> p : spooled.payloads().entrySet()) {
+            PayloadRef ref = calls.upload(p.getKey(), p.getValue());
+            switch (p.getKey()) {
+              case PAYLOAD_KIND_STATE -> result.setState(ref);
+              case PAYLOAD_KIND_PLAN_FILE -> result.setPlanFile(ref);
+              case PAYLOAD_KIND_PLAN_JSON -> result.setPlanJson(ref);
+              default -> log.warn("job {}: spooled payload {} has no place in the result", jobId,
+                  p.getKey());
+            }
           }
+          uploaded = true;
+        }
+        while (!pipeline.awaitDelivered(Duration.ofSeconds(1))) {
+          if (settings.lifecycle().deliveryAbandoned()) {
+            return Delivery.ABANDONED;
+          }
+          String problem = pipeline.deliveryProblem();
+          log.info("job {}: waiting to deliver its log before the result ({})", jobId,
+              problem == null ? "not all acknowledged yet" : problem);
         }
         CompleteJobResponse response = calls.complete(result.build());
         if (response.getStateKeptAside()) {
@@ -133,7 +138,10 @@ final class ResultReporter {
         }
         log.info("job {}: result acknowledged ({})", jobId, result.getOutcome());
         return response.getAcknowledged() ? Delivery.ACKNOWLEDGED : Delivery.REFUSED;
+      } catch (InterruptedException e) {
+        throw e;
       } catch (Exception e) {
+        uploaded = false; // a control plane that failed meanwhile may have lost them
         Failure f = Failure.of(e);
         // An auth failure may be fixed by new credentials while the agent waits for them;
         // a refusal of this result (stale lease, bad request) will not change.

@@ -16,6 +16,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Locale;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,6 +28,7 @@ import org.slf4j.LoggerFactory;
 final class StageRunner {
   private static final Logger log = LoggerFactory.getLogger(StageRunner.class);
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Duration LIVENESS_EVERY = Duration.ofMillis(50);
 
   interface Start {
     TerraformRun start() throws IOException;
@@ -167,8 +169,9 @@ final class StageRunner {
     // Ends when the command has recorded its exit status, or when it is gone without one (the
     // wrapper itself was killed).
     Watch watch = new Watch(run, stage);
+    BooleanSupplier ended = ended(run);
     pipeline.follow(stage, run.stdoutFile(), run.stderrFile(),
-        () -> watch.check() && (run.exitCode().isPresent() || !run.process().isAlive()));
+        () -> watch.check() && ended.getAsBoolean());
     Integer code = run.waitFor(Duration.ofSeconds(5)).orElse(null);
     AgentMetrics.stageFinished(name(stage), Duration.ofNanos(System.nanoTime() - began));
     if (watch.failure != null) {
@@ -197,6 +200,26 @@ final class StageRunner {
       return new JobOutcome.Cancelled(cancelReason, code);
     }
     return new JobOutcome.Failed(redactor.redact(errorText(stage, run, code)), code);
+  }
+
+  /**
+   * True once the command's exit status is recorded (looked at on every call: a stat or two),
+   * or once it is gone without one, its wrapper killed: rare, so /proc is read only every
+   * {@link #LIVENESS_EVERY}.
+   */
+  private static BooleanSupplier ended(TerraformRun run) {
+    long[] nextLook = {System.nanoTime()};
+    return () -> {
+      if (run.exitCode().isPresent()) {
+        return true;
+      }
+      long now = System.nanoTime();
+      if (now - nextLook[0] < 0) {
+        return false;
+      }
+      nextLook[0] = now + LIVENESS_EVERY.toNanos();
+      return !run.process().isAlive();
+    };
   }
 
   /** The first command's limits, and any later command's that differ, go to the job log. */

@@ -334,8 +334,7 @@ public final class LogPipeline implements AutoCloseable {
    */
   public synchronized boolean awaitDelivered(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
-    draining = true;
-    notifyAll();
+    drain();
     while (acked < nextSeq - 1) {
       if (refused) {
         return true;
@@ -347,6 +346,15 @@ public final class LogPipeline implements AutoCloseable {
       wait(Math.max(1, left / 1_000_000));
     }
     return true;
+  }
+
+  /**
+   * Nothing more is coming but what is already read: the rest goes out at once, without
+   * waiting out the checkpoint interval.
+   */
+  public synchronized void drain() {
+    draining = true;
+    notifyAll();
   }
 
   /** Why delivery is stuck, if it is (for the job's final report). */
