@@ -1,7 +1,5 @@
 package dev.outpost.agent.sandbox;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -28,8 +26,6 @@ final class ControlFiles {
   static final String LIMITS = "limits";
   /** The launch's cgroup directories, one a line; removed when it ends. */
   static final String CGROUPS = "cgroups";
-
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Path dir;
   /** status.json's length when it was last found without an exit code: unchanged, unread. */
@@ -81,7 +77,7 @@ final class ControlFiles {
 
   Optional<Long> bwrapChildPid() {
     if (childPid == null) {
-      jsonValues(INFO, "child-pid").map(JsonNode::asLong).ifPresent(p -> childPid = p);
+      jsonValues(INFO, "child-pid").ifPresent(p -> childPid = p);
     }
     return Optional.ofNullable(childPid);
   }
@@ -89,7 +85,7 @@ final class ControlFiles {
   /** Inode of the sandbox's PID namespace: identifies the init PID even after reparenting. */
   Optional<Long> bwrapPidNamespace() {
     if (pidNamespace == null) {
-      jsonValues(INFO, "pid-namespace").map(JsonNode::asLong).ifPresent(n -> pidNamespace = n);
+      jsonValues(INFO, "pid-namespace").ifPresent(n -> pidNamespace = n);
     }
     return Optional.ofNullable(pidNamespace);
   }
@@ -100,7 +96,7 @@ final class ControlFiles {
     if (length == statusSeenWithoutExit) {
       return Optional.empty();
     }
-    Optional<Integer> code = jsonValues(STATUS, "exit-code").map(JsonNode::asInt);
+    Optional<Integer> code = jsonValues(STATUS, "exit-code").map(Long::intValue);
     if (code.isEmpty()) {
       statusSeenWithoutExit = length;
     }
@@ -108,17 +104,16 @@ final class ControlFiles {
   }
 
   /** bwrap writes a stream of JSON objects (pretty-printed or one a line); find the field. */
-  private Optional<JsonNode> jsonValues(String file, String field) {
+  private Optional<Long> jsonValues(String file, String field) {
     Optional<String> text = read(file);
     if (text.isEmpty()) {
       return Optional.empty();
     }
-    try (var parser = JSON.createParser(text.get())) {
-      var values = JSON.readValues(parser, JsonNode.class);
-      while (values.hasNextValue()) {
-        JsonNode node = values.nextValue();
-        if (node.hasNonNull(field) && node.get(field).canConvertToLong()) {
-          return Optional.of(node.get(field));
+    try {
+      for (java.util.Map<String, Object> object : dev.outpost.agent.daemon.FlatJson.objects(
+          text.get())) {
+        if (object.get(field) instanceof Long value) {
+          return Optional.of(value);
         }
       }
     } catch (IOException | RuntimeException e) {

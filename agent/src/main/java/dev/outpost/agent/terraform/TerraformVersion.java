@@ -1,7 +1,5 @@
 package dev.outpost.agent.terraform;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 
 /**
@@ -10,8 +8,6 @@ import java.io.IOException;
  * @param name "terraform" or "tofu" (OpenTofu prints the same shape)
  */
 public record TerraformVersion(String name, String version, String platform) {
-  private static final ObjectMapper JSON = new ObjectMapper();
-
   /** Assumes Terraform: OpenTofu prints the very same shape ("terraform_version" included). */
   public static TerraformVersion parse(String json) {
     return parse(json, "terraform");
@@ -19,20 +15,23 @@ public record TerraformVersion(String name, String version, String platform) {
 
   /** @param name what the caller knows the binary to be, from its file name */
   static TerraformVersion parse(String json, String name) {
-    JsonNode root;
+    java.util.List<java.util.Map<String, Object>> objects;
     try {
-      root = JSON.readTree(json);
+      objects = dev.outpost.agent.daemon.FlatJson.objects(json);
     } catch (IOException e) {
-      throw new IllegalArgumentException("`version -json` output is not JSON: " + abbreviate(json), e);
+      throw new IllegalArgumentException("`version -json` output is not a JSON object: "
+          + abbreviate(json), e);
     }
-    if (root == null || !root.isObject()) {
-      throw new IllegalArgumentException("`version -json` output is not an object: " + abbreviate(json));
+    if (objects.size() != 1) {
+      throw new IllegalArgumentException("`version -json` output is not one object: "
+          + abbreviate(json));
     }
-    JsonNode version = root.get("terraform_version");
-    if (version == null || !version.isTextual() || version.asText().isBlank()) {
+    Object version = objects.get(0).get("terraform_version");
+    if (!(version instanceof String text) || text.isBlank()) {
       throw new IllegalArgumentException("`version -json` has no version field: " + abbreviate(json));
     }
-    return new TerraformVersion(name, version.asText(), root.path("platform").asText(""));
+    Object platform = objects.get(0).get("platform");
+    return new TerraformVersion(name, text, platform instanceof String p ? p : "");
   }
 
   private static String abbreviate(String text) {
