@@ -15,9 +15,11 @@ import java.util.Optional;
  * environment and output files), so that the benchmark's bare baseline runs exactly the agent's
  * Terraform commands, confined the same way, with nothing of the agent around them.
  *
- * <p>What the script leaves out is the agent's own launch wrapper (setsid, a /bin/sh that
- * records the pid and exit status, cgroups when limits need them): that is part of the
- * agent's overhead, which the benchmark measures.
+ * <p>The cgroups that enforce the sandbox's process (and memory, CPU) limits are part of the
+ * sandbox: each command joins them before it starts, as under the agent, and they are removed
+ * after it. What the script leaves out is the agent's own launch wrapper (setsid, a /bin/sh
+ * that records the pid and exit status): that is part of the agent's overhead, which the
+ * benchmark measures.
  */
 public final class ScriptSandbox implements Sandbox {
   private final Bubblewrap bubblewrap = new Bubblewrap(null);
@@ -46,21 +48,30 @@ public final class ScriptSandbox implements Sandbox {
   public SandboxedProcess start(SandboxSpec spec) throws IOException {
     Path bwrap = bubblewrap.binary().orElseThrow(() -> new IOException("bwrap not found"));
     Files.createDirectories(spec.controlDir());
+    LimitPlan limits = LimitPlan.confined(spec.limits());
     List<String> argv = new ArrayList<>(List.of("/usr/bin/env", "-i"));
     spec.environment().forEach((k, v) -> argv.add(k + "=" + v));
-    argv.addAll(Bubblewrap.arguments(bwrap, spec, LimitPlan.confined(spec.limits()).prlimit()));
-    StringBuilder line = new StringBuilder("cd ").append(quote(spec.workingDir().toString()))
-        .append(" && ");
-    argv.forEach(a -> line.append(quote(a)).append(' '));
+    argv.addAll(Bubblewrap.arguments(bwrap, spec, limits.prlimit()));
+    StringBuilder command = new StringBuilder("( ");
+    for (Path cgroup : limits.cgroups()) {
+      command.append("echo 0 > ").append(quote(cgroup.resolve("cgroup.procs").toString()))
+          .append(" && ");
+    }
+    command.append("exec ");
+    argv.forEach(a -> command.append(quote(a)).append(' '));
     Path ctl = spec.controlDir();
-    line.append("3>").append(quote(ctl.resolve("info.json").toString()))
+    command.append(") 3>").append(quote(ctl.resolve("info.json").toString()))
         .append(" 4>").append(quote(ctl.resolve("status.json").toString()))
         .append(" >").append(quote(spec.stdoutFile().toString()))
         .append(" 2>").append(quote(spec.stderrFile().toString()))
-        .append(" </dev/null");
+        .append(" </dev/null; rc=$?;");
+    for (Path cgroup : limits.cgroups()) {
+      command.append(" for i in 1 2 3 4 5 6 7 8 9 10; do rmdir ")
+          .append(quote(cgroup.toString())).append(" 2>/dev/null && break; sleep 0.01; done;");
+    }
     boolean mayExit2 = spec.command().contains("-detailed-exitcode");
-    lines.add(mayExit2 ? "{ " + line + "; rc=$?; [ $rc = 0 ] || [ $rc = 2 ] || exit $rc; }"
-        : line + " || exit $?");
+    lines.add("cd " + quote(spec.workingDir().toString()) + " || exit 1; " + command
+        + (mayExit2 ? " [ $rc = 0 ] || [ $rc = 2 ] || exit $rc" : " [ $rc = 0 ] || exit $rc"));
     return ENDED;
   }
 
