@@ -165,13 +165,11 @@ final class Workflows {
   /** The last "change_summary" message of a plan or apply. */
   static ChangeSummary changeSummary(TerraformRun run) throws IOException {
     ChangeSummary summary = null;
-    for (TerraformMessage m : run.messages()) {
-      if ("change_summary".equals(m.type())) {
-        JsonNode c = JSON.readTree(m.json()).path("changes");
-        summary = ChangeSummary.newBuilder().setAdd(c.path("add").asInt())
-            .setChange(c.path("change").asInt()).setDestroy(c.path("remove").asInt())
-            .setImport(c.path("import").asInt()).build();
-      }
+    for (TerraformMessage m : run.messages("change_summary")) {
+      JsonNode c = JSON.readTree(m.json()).path("changes");
+      summary = ChangeSummary.newBuilder().setAdd(c.path("add").asInt())
+          .setChange(c.path("change").asInt()).setDestroy(c.path("remove").asInt())
+          .setImport(c.path("import").asInt()).build();
     }
     return summary;
   }

@@ -78,7 +78,12 @@ public record TerraformRun(String stage, SandboxedProcess process, Path stdoutFi
 
   /** Errors and warnings Terraform reported as "diagnostic" messages. */
   public List<TerraformMessage> diagnostics() throws IOException {
-    return messages().stream().filter(m -> "diagnostic".equals(m.type())).toList();
+    return messages("diagnostic");
+  }
+
+  /** The -json messages of one type, e.g. "change_summary"; the output is scanned, not parsed whole. */
+  public List<TerraformMessage> messages(String type) throws IOException {
+    return TerraformMessage.readType(stdoutFile, type);
   }
 
   /** The end of stderr, to attach to an error (Terraform's crash output lands there). */
