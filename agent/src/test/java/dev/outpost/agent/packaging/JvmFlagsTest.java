@@ -27,7 +27,7 @@ class JvmFlagsTest {
         .filter(l -> !l.startsWith("-Djava.io.tmpdir=")).toList();
 
     assertThat(image).containsExactlyElementsOf(launcher);
-    assertThat(launcher).contains("-XX:+UseSerialGC", "-Xms8m", "-XX:MaxRAMPercentage=25",
+    assertThat(launcher).contains("-XX:+UseSerialGC", "-Xms8m", "-Xmn3m", "-XX:MaxRAMPercentage=25",
         "-XX:+CrashOnOutOfMemoryError");
   }
 
