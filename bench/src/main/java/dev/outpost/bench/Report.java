@@ -203,8 +203,13 @@ public final class Report {
           + "cores for its own output. What would fix it: native TLS or C2 for the crypto, "
           + "entries that do not carry each line twice (raw and parsed), and a control plane "
           + "on other cores.",
-      "log latency", "The journal checkpoint interval (a batch goes out at most every 25 ms) "
-          + "and a gRPC round trip; a shorter interval costs more journal syncs.",
+      "log latency", "The median is the journal checkpoint interval (a batch goes out at most "
+          + "every 25 ms) plus a gRPC round trip. The tail is stalls of 100 to 200 ms that "
+          + "show in runs of 10 s and more (3 s runs stayed under 100 ms), not yet attributed: "
+          + "the serial collector's old-generation collections (entries waiting for their "
+          + "acknowledgement get promoted) and CPU shared with the co-located control plane are "
+          + "the suspects. Next: a GC log of the latency run, and the run with the control "
+          + "plane on other cores.",
       "agent RSS", "Class metadata: some 6,200 classes (gRPC, Netty, the JDK's TLS, logback, "
           + "Micrometer, Bouncy Castle's PEM reader) take about 35 MiB, a CDS archive or not. "
           + "What would fix it: fewer classes at start (the JDK's own PEM reading for plain "
