@@ -101,7 +101,9 @@ class OperationsIT {
     // systemd's side: the agent notifies a socket of the test's, with a 1 s watchdog.
     Path socket = dir.resolve("notify.sock");
     systemd = NotifySocket.bind(socket.toString());
-    agent = stub.startAgent(dir, "ops-agent", List.of("--config", config.toString()),
+    // A real drain (the tests' agents otherwise get --drain-timeout PT0S, which beats the file).
+    agent = stub.startAgent(dir, "ops-agent", List.of("--config", config.toString(),
+        "--drain-timeout", "PT5M"),
         Map.of("OUTPOST_LOG_FORMAT", "", "NOTIFY_SOCKET", socket.toString(),
             "WATCHDOG_USEC", "2000000"));
     int port = opsPort(agent);
