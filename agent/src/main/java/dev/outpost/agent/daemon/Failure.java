@@ -3,6 +3,7 @@ package dev.outpost.agent.daemon;
 import dev.outpost.proto.ExitCodes;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.util.Locale;
 import javax.net.ssl.SSLException;
 
 /**
@@ -35,7 +36,7 @@ public record Failure(Kind kind, String message) {
       dev.outpost.agent.ops.AgentMetrics.rpcError(status.getCode());
     }
     String description = status.getDescription() == null ? "" : status.getDescription();
-    SSLException tls = find(t, SSLException.class);
+    Throwable tls = tlsError(t);
     if (tls != null && isTrustFailure(tls)) {
       return new Failure(Kind.AUTH, tlsMessage(tls));
     }
@@ -54,16 +55,30 @@ public record Failure(Kind kind, String message) {
   }
 
   /**
+   * The TLS error in the chain: the JDK's {@link SSLException}, or an error of Netty's native
+   * (BoringSSL) engine, which is not one and names the TLS alert in upper case
+   * ({@code ...:SSLV3_ALERT_CERTIFICATE_UNKNOWN}).
+   */
+  private static Throwable tlsError(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof SSLException || c.getClass().getName().contains("OpenSsl")) {
+        return c;
+      }
+    }
+    return null;
+  }
+
+  /**
    * Certificate trust problems, as opposed to a connection that broke during the handshake (a
    * restart, a load balancer reset), which is worth a retry.
    */
-  private static boolean isTrustFailure(SSLException e) {
+  private static boolean isTrustFailure(Throwable e) {
     for (Throwable c = e; c != null; c = c.getCause()) {
-      String text = String.valueOf(c.getMessage());
+      String text = String.valueOf(c.getMessage()).toLowerCase(Locale.ROOT);
       if (c instanceof java.security.cert.CertificateException
-          || text.contains("PKIX") || text.contains("certificate")
+          || text.contains("pkix") || text.contains("certificate")
           || text.contains("unknown_ca") || text.contains("access_denied")
-          || text.contains("No subject alternative") || text.contains("No name matching")
+          || text.contains("no subject alternative") || text.contains("no name matching")
           || text.contains("handshake_failure") || text.contains("protocol_version")) {
         return true;
       }
@@ -71,19 +86,30 @@ public record Failure(Kind kind, String message) {
     return false;
   }
 
-  /** A failed handshake reads the TLS alert in the cause chain, so it is not taken for an outage. */
-  private static String tlsMessage(SSLException e) {
-    String text = String.valueOf(e.getMessage());
-    if (text.contains("PKIX") || text.contains("unable to find valid certification path")) {
-      return "TLS handshake failed: the control plane's certificate is not issued by the CA in "
-          + "--ca (" + text + ")";
+  /**
+   * What a failed handshake means, from the most telling message in the cause chain (the
+   * native engine's own message is only "General OpenSslEngine problem"), so that it is not
+   * taken for an outage.
+   */
+  private static String tlsMessage(Throwable e) {
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      String text = String.valueOf(c.getMessage());
+      if (text.contains("PKIX") || text.contains("unable to find valid certification path")) {
+        return "TLS handshake failed: the control plane's certificate is not issued by the CA "
+            + "in --ca (" + text + ")";
+      }
+      if (text.contains("No subject alternative") || text.contains("No name matching")) {
+        return "TLS handshake failed: the control plane's certificate does not match the host "
+            + "in --control-plane (" + text + ")";
+      }
     }
-    if (text.contains("No subject alternative") || text.contains("No name matching")) {
-      return "TLS handshake failed: the control plane's certificate does not match the host in "
-          + "--control-plane (" + text + ")";
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause().getMessage() != null) {
+      root = root.getCause();
     }
     return "TLS handshake failed: the control plane rejected the agent's client certificate ("
-        + text + "); check that --cert and --key are issued by a CA the control plane trusts";
+        + root.getMessage() + "); check that --cert and --key are issued by a CA the control "
+        + "plane trusts";
   }
 
   private static String causeText(Throwable t) {

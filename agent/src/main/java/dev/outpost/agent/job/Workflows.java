@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -162,15 +163,18 @@ final class Workflows {
     return names;
   }
 
-  /** The last "change_summary" message of a plan or apply. */
+  /**
+   * The last "change_summary" message of a plan or apply (Terraform writes it at the end, so
+   * it is looked for from the end of the output), or null.
+   */
   static ChangeSummary changeSummary(TerraformRun run) throws IOException {
-    ChangeSummary summary = null;
-    for (TerraformMessage m : run.messages("change_summary")) {
-      JsonNode c = JSON.readTree(m.json()).path("changes");
-      summary = ChangeSummary.newBuilder().setAdd(c.path("add").asInt())
-          .setChange(c.path("change").asInt()).setDestroy(c.path("remove").asInt())
-          .setImport(c.path("import").asInt()).build();
+    Optional<TerraformMessage> last = run.lastMessage("change_summary");
+    if (last.isEmpty()) {
+      return null;
     }
-    return summary;
+    JsonNode c = JSON.readTree(last.get().json()).path("changes");
+    return ChangeSummary.newBuilder().setAdd(c.path("add").asInt())
+        .setChange(c.path("change").asInt()).setDestroy(c.path("remove").asInt())
+        .setImport(c.path("import").asInt()).build();
   }
 }

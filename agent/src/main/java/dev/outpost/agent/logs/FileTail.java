@@ -3,7 +3,6 @@ package dev.outpost.agent.logs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -14,9 +13,12 @@ import java.nio.file.StandardOpenOption;
  * last partial line once the writer has finished).
  */
 final class FileTail {
-  /** Receives one line (without its newline), its offset and the offset just past it. */
+  /**
+   * Receives one line: its bytes ({@code bytes[from, to)}, without the newline; the array is
+   * reused once this returns), its offset and the offset just past it.
+   */
   interface LineSink {
-    void line(String text, long start, long end);
+    void line(byte[] bytes, int from, int to, long start, long end);
   }
 
   private final Path file;
@@ -70,8 +72,7 @@ final class FileTail {
           int stop = i > start && data[i - 1] == '\r' ? i - 1 : i;
           long lineStart = offset;
           offset += i + 1 - start;
-          sink.line(new String(data, start, stop - start, StandardCharsets.UTF_8), lineStart,
-              offset);
+          sink.line(data, start, stop, lineStart, offset);
           start = i + 1;
         }
       }
@@ -82,7 +83,7 @@ final class FileTail {
       offset += partial.length;
       byte[] last = partial;
       partial = new byte[0];
-      sink.line(new String(last, StandardCharsets.UTF_8), lineStart, offset);
+      sink.line(last, 0, last.length, lineStart, offset);
     }
     return end;
   }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.outpost.proto.Times;
 import dev.outpost.proto.v1.LogEntry;
 import dev.outpost.proto.v1.LogLevel;
@@ -43,7 +44,20 @@ final class LogLines {
   private LogLines() {}
 
   static LogEntry.Builder parse(Stage stage, LogStream stream, String raw, Instant readAt) {
+    return parse(stage, stream, raw, null, readAt);
+  }
+
+  /**
+   * The entry for {@code raw}. {@code utf8}, when not null, is {@code raw} in UTF-8 (the bytes
+   * the line was read as, never changed afterwards): the entry keeps them as its raw field, so
+   * that sending it needs no encoding, and they are what the JSON reader reads.
+   */
+  static LogEntry.Builder parse(Stage stage, LogStream stream, String raw, byte[] utf8,
+      Instant readAt) {
     LogEntry.Builder entry = plain(stage, stream, raw, readAt);
+    if (utf8 != null) {
+      entry.setRawBytes(UnsafeByteOperations.unsafeWrap(utf8)); // the same text, kept as read
+    }
     if (raw.isEmpty() || raw.charAt(0) != '{') {
       return entry;
     }
@@ -51,7 +65,7 @@ final class LogLines {
       return fromTree(entry, raw);
     }
     UiLine line = new UiLine();
-    try (JsonParser p = JSON.createParser(raw)) {
+    try (JsonParser p = utf8 != null ? JSON.createParser(utf8) : JSON.createParser(raw)) {
       if (!line.read(p)) {
         return fromTree(entry, raw);
       }

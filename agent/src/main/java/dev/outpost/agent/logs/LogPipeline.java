@@ -2,6 +2,7 @@ package dev.outpost.agent.logs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.outpost.agent.daemon.Backoff;
 import dev.outpost.agent.daemon.Failure;
 import dev.outpost.agent.ops.AgentMetrics;
@@ -12,11 +13,13 @@ import dev.outpost.proto.v1.LogStream;
 import dev.outpost.proto.v1.Stage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
@@ -169,7 +172,8 @@ public final class LogPipeline implements AutoCloseable {
     synchronized (agentTailLock) {
       try {
         tail(LogJournal.AGENT_LOG, journal.agentLog()).poll(false, Long.MAX_VALUE,
-            (line, start, end) -> addAgentLine(line, start, end));
+            (bytes, from, to, start, end) -> addAgentLine(
+                new String(bytes, from, to - from, StandardCharsets.UTF_8), start, end));
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
@@ -188,7 +192,7 @@ public final class LogPipeline implements AutoCloseable {
     } catch (IOException | IllegalArgumentException e) {
       // not one of ours (a torn write): passed on as it is
     }
-    add(stage, LogStream.LOG_STREAM_AGENT, text, level, LogJournal.AGENT_LOG, start, end);
+    add(stage, LogStream.LOG_STREAM_AGENT, text, null, level, LogJournal.AGENT_LOG, start, end);
   }
 
   private FileTail tail(String source, Path file) {
@@ -220,10 +224,10 @@ public final class LogPipeline implements AutoCloseable {
       }
       long before = lastSeq();
       boolean ended = (out == null || out.poll(done, READ_CHUNK,
-          (line, start, end) -> add(stage, LogStream.LOG_STREAM_STDOUT, line, null, outKey,
-              start, end)))
-          & err.poll(done, READ_CHUNK, (line, start, end) -> add(stage,
-              LogStream.LOG_STREAM_STDERR, line, null, errKey, start, end));
+          (bytes, from, to, start, end) -> addOutput(stage, LogStream.LOG_STREAM_STDOUT, bytes,
+              from, to, outKey, start, end)))
+          & err.poll(done, READ_CHUNK, (bytes, from, to, start, end) -> addOutput(stage,
+              LogStream.LOG_STREAM_STDERR, bytes, from, to, errKey, start, end));
       if (done && ended) {
         return;
       }
@@ -240,8 +244,25 @@ public final class LogPipeline implements AutoCloseable {
     return unackedBytes >= MAX_BUFFERED_BYTES && !refused;
   }
 
-  private void add(Stage stage, LogStream stream, String rawLine, LogLevel level, String source,
-      long start, long end) {
+  /**
+   * A line of a command's output. Its bytes go on as they were read when they are valid UTF-8
+   * and redaction leaves the line alone (almost every line): the entry's raw field then needs
+   * no encoding again, and the JSON reader reads the bytes.
+   */
+  private void addOutput(Stage stage, LogStream stream, byte[] bytes, int from, int to,
+      String source, long start, long end) {
+    byte[] line = Arrays.copyOfRange(bytes, from, to);
+    boolean utf8 = UnsafeByteOperations.unsafeWrap(line).isValidUtf8();
+    add(stage, stream, new String(line, StandardCharsets.UTF_8), utf8 ? line : null, null,
+        source, start, end);
+  }
+
+  /**
+   * One line into the log: redacted, parsed, numbered. {@code utf8} is the line's UTF-8 bytes
+   * when the caller has them (never changed afterwards), else null.
+   */
+  private void add(Stage stage, LogStream stream, String rawLine, byte[] utf8, LogLevel level,
+      String source, long start, long end) {
     long total = lineBytes.addAndGet(rawLine.length() + 1L);
     long limit = logLimit;
     if (limit > 0 && total >= limit / 10 * 8 && limitWarned.compareAndSet(false, true)) {
@@ -252,16 +273,17 @@ public final class LogPipeline implements AutoCloseable {
       agentMessage(stage, LogLevel.LOG_LEVEL_WARN, warning);
     }
     String line = redactor.redact(rawLine);
-    List<LogEntry> parts = new ArrayList<>();
+    List<LogEntry.Builder> parts = new ArrayList<>();
     boolean split = line.length() > MAX_PART_CHARS;
     if (!split) {
-      LogEntry.Builder e = LogLines.parse(stage, stream, line, clock.instant());
+      LogEntry.Builder e = LogLines.parse(stage, stream, line, line == rawLine ? utf8 : null,
+          clock.instant());
       // Decoding JSON can reveal a secret the escaped raw line hid from the first pass.
       e.setMessage(redactor.redact(e.getMessage()));
       if (level != null) {
         e.setLevel(level);
       }
-      parts.add(e.build());
+      parts.add(e);
     } else {
       for (int at = 0; at < line.length(); ) {
         int stop = Math.min(line.length(), at + MAX_PART_CHARS);
@@ -272,7 +294,7 @@ public final class LogPipeline implements AutoCloseable {
         parts.add(LogEntry.newBuilder().setStage(stage).setStream(stream).setRaw(piece)
             .setMessage(piece).setLevel(LogLevel.LOG_LEVEL_INFO)
             .setTime(Times.timestamp(clock.instant())).setPart(parts.size())
-            .setLastPart(stop >= line.length()).build());
+            .setLastPart(stop >= line.length()));
         at = stop;
       }
     }
@@ -288,7 +310,7 @@ public final class LogPipeline implements AutoCloseable {
         if (i < skip) {
           continue; // numbered and stored before the agent restarted
         }
-        LogEntry entry = parts.get(i).toBuilder().setSeq(nextSeq++).setLineId(lineId).build();
+        LogEntry entry = parts.get(i).setSeq(nextSeq++).setLineId(lineId).build();
         // Inside a long line, a resumed reader starts at the line and skips the parts sent.
         unacked.addLast(last
             ? new Pending(entry, source, end, 0, nextLineId)

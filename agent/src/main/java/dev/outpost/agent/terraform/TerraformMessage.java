@@ -5,11 +5,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -51,6 +55,71 @@ public record TerraformMessage(String type, String level, String message, String
       return List.of();
     }
     return messages;
+  }
+
+  /** How much of a file {@link #readLast} reads at a time, from its end backwards. */
+  static final int BACKWARD_BLOCK = 64 * 1024;
+
+  /**
+   * The last message of one type in a command's output file, found by reading the file from its
+   * end backwards: a summary Terraform writes at the end of its run costs the last few lines
+   * however much the command printed before it. Empty when the file is missing or holds none.
+   */
+  static Optional<TerraformMessage> readLast(Path file, String type) throws IOException {
+    byte[] mention = ("\"" + type + "\"").getBytes(StandardCharsets.UTF_8);
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      long position = channel.size();
+      byte[] rest = new byte[0]; // the start of the line that ends where the last block began
+      while (position > 0) {
+        int n = (int) Math.min(BACKWARD_BLOCK, position);
+        position -= n;
+        byte[] block = new byte[n + rest.length];
+        ByteBuffer into = ByteBuffer.wrap(block, 0, n);
+        while (into.hasRemaining()) {
+          if (channel.read(into, position + into.position()) < 0) {
+            throw new IOException(file + " shrank while it was read");
+          }
+        }
+        System.arraycopy(rest, 0, block, n, rest.length);
+        int lineEnd = block.length;
+        for (int i = n - 1; i >= 0; i--) {
+          if (block[i] == '\n') {
+            Optional<TerraformMessage> found = typed(block, i + 1, lineEnd, mention, type);
+            if (found.isPresent()) {
+              return found;
+            }
+            lineEnd = i;
+          }
+        }
+        rest = Arrays.copyOf(block, lineEnd);
+      }
+      return typed(rest, 0, rest.length, mention, type);
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** The line {@code bytes[from, to)} as a message of {@code type}, if it is one. */
+  private static Optional<TerraformMessage> typed(byte[] bytes, int from, int to, byte[] mention,
+      String type) {
+    if (!contains(bytes, from, to, mention)) {
+      return Optional.empty();
+    }
+    return parse(new String(bytes, from, to - from, StandardCharsets.UTF_8))
+        .filter(m -> m.type().equals(type));
+  }
+
+  private static boolean contains(byte[] bytes, int from, int to, byte[] part) {
+    outer:
+    for (int i = from; i <= to - part.length; i++) {
+      for (int j = 0; j < part.length; j++) {
+        if (bytes[i + j] != part[j]) {
+          continue outer;
+        }
+      }
+      return true;
+    }
+    return false;
   }
 
   private static Optional<TerraformMessage> parse(String line) {

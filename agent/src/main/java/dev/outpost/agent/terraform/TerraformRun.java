@@ -86,6 +86,14 @@ public record TerraformRun(String stage, SandboxedProcess process, Path stdoutFi
     return TerraformMessage.readType(stdoutFile, type);
   }
 
+  /**
+   * The last -json message of one type, e.g. "change_summary", found by reading the output
+   * backwards from its end.
+   */
+  public Optional<TerraformMessage> lastMessage(String type) throws IOException {
+    return TerraformMessage.readLast(stdoutFile, type);
+  }
+
   /** The end of stderr, to attach to an error (Terraform's crash output lands there). */
   public String stderrTail(int maxChars) throws IOException {
     String text = readOrEmpty(stderrFile).strip();

@@ -44,6 +44,10 @@ class LogLinesEquivalenceTest {
       LogEntry streamed = LogLines.parse(Stage.STAGE_PLAN, stream, line, READ_AT).build();
       LogEntry tree = LogLines.parseAsTree(Stage.STAGE_PLAN, stream, line, READ_AT).build();
       assertThat(streamed).as(line).isEqualTo(tree);
+      // The pipeline hands over the bytes it read as well: reading those gives the same entry.
+      LogEntry fromBytes = LogLines.parse(Stage.STAGE_PLAN, stream, line,
+          line.getBytes(java.nio.charset.StandardCharsets.UTF_8), READ_AT).build();
+      assertThat(fromBytes).as(line).isEqualTo(tree);
     }
   }
 

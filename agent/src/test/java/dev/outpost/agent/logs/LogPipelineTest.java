@@ -134,6 +134,44 @@ class LogPipelineTest {
   }
 
   /**
+   * Lines go on as the bytes they were read as only when those are valid UTF-8 and redaction
+   * left them alone: what arrives (as the control plane parses it off the wire) is the masked
+   * line, never the read bytes with the secret in them, and a line that is not UTF-8 arrives
+   * decoded, with replacement characters, as a valid string.
+   */
+  @Test
+  void rawLines_onTheWire_areRedactedAndValidUtf8_whateverTheBytesRead() throws Exception {
+    String json = "{\"@level\":\"info\",\"@message\":\"token secret-value here\","
+        + "\"type\":\"log\"}";
+    byte[] bad = {'b', 'a', 'd', ' ', (byte) 0xff, (byte) 0xc3, ' ', 'e', 'n', 'd'};
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    bytes.writeBytes((json + "\n").getBytes(StandardCharsets.UTF_8));
+    bytes.writeBytes(bad);
+    bytes.writeBytes("\nété ☃ secret-value\n{\"@message\":\"plain é\",\"type\":\"log\"}\n"
+        .getBytes(StandardCharsets.UTF_8));
+    Path out = Files.write(tmp.resolve("out"), bytes.toByteArray());
+    Path err = Files.writeString(tmp.resolve("err"), "");
+    StoringSink sink = new StoringSink();
+    try (LogPipeline pipeline = pipeline(sink, new Redactor(List.of("secret-value")))) {
+      pipeline.follow(Stage.STAGE_APPLY, out, err, () -> true);
+      assertThat(pipeline.awaitDelivered(Duration.ofSeconds(10))).isTrue();
+    }
+    List<LogEntry> wire = new ArrayList<>();
+    for (LogEntry e : sink.stored) {
+      byte[] serialized = e.toByteArray();
+      assertThat(new String(serialized, StandardCharsets.ISO_8859_1))
+          .doesNotContain("secret-value");
+      wire.add(LogEntry.parseFrom(serialized));
+    }
+    assertThat(wire).extracting(LogEntry::getRaw).containsExactly(
+        json.replace("secret-value", Redactor.MASK), "bad \ufffd\ufffd end",
+        "été ☃ " + Redactor.MASK, "{\"@message\":\"plain é\",\"type\":\"log\"}");
+    assertThat(wire).extracting(LogEntry::getMessage).containsExactly(
+        "token " + Redactor.MASK + " here", "bad \ufffd\ufffd end", "été ☃ " + Redactor.MASK,
+        "plain é");
+  }
+
+  /**
    * An agent process that dies mid-log, then a new one that resumes from the journal at what
    * the control plane stored: every line arrives once, in order, also when the cut falls
    * inside a long line's parts, and agent messages written by the first process are not lost.
