@@ -15,10 +15,11 @@ import java.nio.file.StandardOpenOption;
 final class FileTail {
   /**
    * Receives one line: its bytes ({@code bytes[from, to)}, without the newline; the array is
-   * reused once this returns), its offset and the offset just past it.
+   * not to be kept), whether they are all ASCII (found while looking for the newline), its
+   * offset and the offset just past it.
    */
   interface LineSink {
-    void line(byte[] bytes, int from, int to, long start, long end);
+    void line(byte[] bytes, int from, int to, boolean ascii, long start, long end);
   }
 
   private final Path file;
@@ -67,13 +68,18 @@ final class FileTail {
       System.arraycopy(partial, 0, data, 0, partial.length);
       System.arraycopy(buffer.array(), 0, data, partial.length, n);
       int start = 0;
+      int high = 0; // the bits of every byte of the line so far: bit 7 set means not ASCII
       for (int i = 0; i < data.length; i++) {
-        if (data[i] == '\n') {
+        byte b = data[i];
+        if (b == '\n') {
           int stop = i > start && data[i - 1] == '\r' ? i - 1 : i;
           long lineStart = offset;
           offset += i + 1 - start;
-          sink.line(data, start, stop, lineStart, offset);
+          sink.line(data, start, stop, high >= 0, lineStart, offset);
           start = i + 1;
+          high = 0;
+        } else {
+          high |= b;
         }
       }
       partial = java.util.Arrays.copyOfRange(data, start, data.length);
@@ -83,9 +89,18 @@ final class FileTail {
       offset += partial.length;
       byte[] last = partial;
       partial = new byte[0];
-      sink.line(last, 0, last.length, lineStart, offset);
+      sink.line(last, 0, last.length, ascii(last), lineStart, offset);
     }
     return end;
+  }
+
+  private static boolean ascii(byte[] bytes) {
+    for (byte b : bytes) {
+      if (b < 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Closes the file, if it was opened; a later {@link #poll} opens it again. */

@@ -2,7 +2,6 @@ package dev.outpost.agent.logs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.google.protobuf.UnsafeByteOperations;
 import dev.outpost.agent.daemon.Backoff;
 import dev.outpost.agent.daemon.Failure;
 import dev.outpost.agent.ops.AgentMetrics;
@@ -172,7 +171,7 @@ public final class LogPipeline implements AutoCloseable {
     synchronized (agentTailLock) {
       try {
         tail(LogJournal.AGENT_LOG, journal.agentLog()).poll(false, Long.MAX_VALUE,
-            (bytes, from, to, start, end) -> addAgentLine(
+            (bytes, from, to, ascii, start, end) -> addAgentLine(
                 new String(bytes, from, to - from, StandardCharsets.UTF_8), start, end));
       } catch (IOException e) {
         throw new UncheckedIOException(e);
@@ -224,10 +223,10 @@ public final class LogPipeline implements AutoCloseable {
       }
       long before = lastSeq();
       boolean ended = (out == null || out.poll(done, READ_CHUNK,
-          (bytes, from, to, start, end) -> addOutput(stage, LogStream.LOG_STREAM_STDOUT, bytes,
-              from, to, outKey, start, end)))
-          & err.poll(done, READ_CHUNK, (bytes, from, to, start, end) -> addOutput(stage,
-              LogStream.LOG_STREAM_STDERR, bytes, from, to, errKey, start, end));
+          (bytes, from, to, ascii, start, end) -> addOutput(stage, LogStream.LOG_STREAM_STDOUT,
+              bytes, from, to, ascii, outKey, start, end)))
+          & err.poll(done, READ_CHUNK, (bytes, from, to, ascii, start, end) -> addOutput(stage,
+              LogStream.LOG_STREAM_STDERR, bytes, from, to, ascii, errKey, start, end));
       if (done && ended) {
         return;
       }
@@ -245,16 +244,16 @@ public final class LogPipeline implements AutoCloseable {
   }
 
   /**
-   * A line of a command's output. Its bytes go on as they were read when they are valid UTF-8
-   * and redaction leaves the line alone (almost every line): the entry's raw field then needs
-   * no encoding again, and the JSON reader reads the bytes.
+   * A line of a command's output. Its bytes go on as they were read when they are ASCII (so
+   * valid UTF-8; Terraform's -json lines escape little else) and redaction leaves the line
+   * alone: the entry's raw field then needs no encoding again, and the JSON reader reads the
+   * bytes. Any other line goes on as the text decoded from it.
    */
   private void addOutput(Stage stage, LogStream stream, byte[] bytes, int from, int to,
-      String source, long start, long end) {
-    byte[] line = Arrays.copyOfRange(bytes, from, to);
-    boolean utf8 = UnsafeByteOperations.unsafeWrap(line).isValidUtf8();
-    add(stage, stream, new String(line, StandardCharsets.UTF_8), utf8 ? line : null, null,
-        source, start, end);
+      boolean ascii, String source, long start, long end) {
+    String text = new String(bytes, from, to - from, StandardCharsets.UTF_8);
+    add(stage, stream, text, ascii ? Arrays.copyOfRange(bytes, from, to) : null, null, source,
+        start, end);
   }
 
   /**

@@ -134,8 +134,8 @@ class LogPipelineTest {
   }
 
   /**
-   * Lines go on as the bytes they were read as only when those are valid UTF-8 and redaction
-   * left them alone: what arrives (as the control plane parses it off the wire) is the masked
+   * Lines go on as the bytes they were read as only when those are ASCII and redaction left
+   * them alone: what arrives (as the control plane parses it off the wire) is the masked
    * line, never the read bytes with the secret in them, and a line that is not UTF-8 arrives
    * decoded, with replacement characters, as a valid string.
    */
@@ -147,7 +147,9 @@ class LogPipelineTest {
     java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
     bytes.writeBytes((json + "\n").getBytes(StandardCharsets.UTF_8));
     bytes.writeBytes(bad);
-    bytes.writeBytes("\nété ☃ secret-value\n{\"@message\":\"plain é\",\"type\":\"log\"}\n"
+    // The last line has no newline: it is read once the command has ended.
+    bytes.writeBytes(("\nété ☃ secret-value\n{\"@message\":\"plain é\",\"type\":\"log\"}\n"
+        + "{\"@message\":\"ascii \\u00e9\",\"type\":\"log\"}\nlast secret-value")
         .getBytes(StandardCharsets.UTF_8));
     Path out = Files.write(tmp.resolve("out"), bytes.toByteArray());
     Path err = Files.writeString(tmp.resolve("err"), "");
@@ -165,10 +167,11 @@ class LogPipelineTest {
     }
     assertThat(wire).extracting(LogEntry::getRaw).containsExactly(
         json.replace("secret-value", Redactor.MASK), "bad \ufffd\ufffd end",
-        "été ☃ " + Redactor.MASK, "{\"@message\":\"plain é\",\"type\":\"log\"}");
+        "été ☃ " + Redactor.MASK, "{\"@message\":\"plain é\",\"type\":\"log\"}",
+        "{\"@message\":\"ascii \\u00e9\",\"type\":\"log\"}", "last " + Redactor.MASK);
     assertThat(wire).extracting(LogEntry::getMessage).containsExactly(
         "token " + Redactor.MASK + " here", "bad \ufffd\ufffd end", "été ☃ " + Redactor.MASK,
-        "plain é");
+        "plain é", "ascii é", "last " + Redactor.MASK);
   }
 
   /**
