@@ -11,6 +11,7 @@ import dev.outpost.proto.v1.LogLevel;
 import dev.outpost.proto.v1.LogStream;
 import dev.outpost.proto.v1.Stage;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.Month;
@@ -48,32 +49,41 @@ final class LogLines {
   }
 
   /**
-   * The entry for {@code raw}. {@code utf8}, when not null, is {@code raw} in UTF-8 (the bytes
-   * the line was read as, never changed afterwards): the entry keeps them as its raw field, so
-   * that sending it needs no encoding, and they are what the JSON reader reads.
+   * The entry for a line given as text ({@code raw}) or as its UTF-8 bytes ({@code utf8}, the
+   * bytes the line was read as, never changed afterwards; {@code raw} is then null). Bytes are
+   * kept as the entry's raw field, so that sending it needs no encoding, and they are what the
+   * JSON reader reads; text is made of them only for a line that is not Terraform's JSON.
    */
   static LogEntry.Builder parse(Stage stage, LogStream stream, String raw, byte[] utf8,
       Instant readAt) {
-    LogEntry.Builder entry = plain(stage, stream, raw, readAt);
+    LogEntry.Builder entry = base(stage, stream, readAt);
+    boolean json;
     if (utf8 != null) {
-      entry.setRawBytes(UnsafeByteOperations.unsafeWrap(utf8)); // the same text, kept as read
+      entry.setRawBytes(UnsafeByteOperations.unsafeWrap(utf8));
+      json = utf8.length > 0 && utf8[0] == '{';
+    } else {
+      entry.setRaw(raw);
+      json = !raw.isEmpty() && raw.charAt(0) == '{';
     }
-    if (raw.isEmpty() || raw.charAt(0) != '{') {
-      return entry;
+    // A line that is not Terraform's JSON is its own message.
+    if (!json) {
+      return entry.setMessage(text(raw, utf8));
     }
-    if (raw.length() > MAX_STREAMED_CHARS) {
-      return fromTree(entry, raw);
+    if ((raw != null ? raw.length() : utf8.length) > MAX_STREAMED_CHARS) {
+      String text = text(raw, utf8);
+      return fromTree(entry.setMessage(text), text);
     }
     UiLine line = new UiLine();
     try (JsonParser p = utf8 != null ? JSON.createParser(utf8) : JSON.createParser(raw)) {
       if (!line.read(p)) {
-        return fromTree(entry, raw);
+        String text = text(raw, utf8);
+        return fromTree(entry.setMessage(text), text);
       }
     } catch (IOException e) {
-      return entry;
+      return entry.setMessage(text(raw, utf8));
     }
     if (line.message == null) {
-      return entry;
+      return entry.setMessage(text(raw, utf8));
     }
     entry.setMessage(line.message).setType(line.type).setLevel(level(line.level));
     setTime(entry, line.timestamp);
@@ -89,12 +99,21 @@ final class LogLines {
     return entry;
   }
 
-  private static LogEntry.Builder plain(Stage stage, LogStream stream, String raw,
-      Instant readAt) {
-    return LogEntry.newBuilder().setStage(stage).setStream(stream).setRaw(raw)
+  private static String text(String raw, byte[] utf8) {
+    return raw != null ? raw : new String(utf8, StandardCharsets.UTF_8);
+  }
+
+  /** Stage, stream, the stream's level and the time the line was read. */
+  private static LogEntry.Builder base(Stage stage, LogStream stream, Instant readAt) {
+    return LogEntry.newBuilder().setStage(stage).setStream(stream)
         .setLevel(stream == LogStream.LOG_STREAM_STDERR ? LogLevel.LOG_LEVEL_WARN
             : LogLevel.LOG_LEVEL_INFO)
-        .setTime(Times.timestamp(readAt)).setMessage(raw);
+        .setTime(Times.timestamp(readAt));
+  }
+
+  private static LogEntry.Builder plain(Stage stage, LogStream stream, String raw,
+      Instant readAt) {
+    return base(stage, stream, readAt).setRaw(raw).setMessage(raw);
   }
 
   /** The line read as a tree: the reference for what {@link #parse} must give. */

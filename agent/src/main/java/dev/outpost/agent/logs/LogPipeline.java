@@ -244,25 +244,30 @@ public final class LogPipeline implements AutoCloseable {
   }
 
   /**
-   * A line of a command's output. Its bytes go on as they were read when they are ASCII (so
-   * valid UTF-8; Terraform's -json lines escape little else) and redaction leaves the line
-   * alone: the entry's raw field then needs no encoding again, and the JSON reader reads the
-   * bytes. Any other line goes on as the text decoded from it.
+   * A line of a command's output. When its bytes are ASCII (so valid UTF-8; Terraform's -json
+   * lines escape little else) and hold nothing to mask, they go on as they were read: no text
+   * is made of them, the JSON reader reads the bytes and the entry's raw field needs no
+   * encoding. Any other line is decoded, redacted and goes on as text.
    */
   private void addOutput(Stage stage, LogStream stream, byte[] bytes, int from, int to,
       boolean ascii, String source, long start, long end) {
-    String text = new String(bytes, from, to - from, StandardCharsets.UTF_8);
-    add(stage, stream, text, ascii ? Arrays.copyOfRange(bytes, from, to) : null, null, source,
-        start, end);
+    if (ascii && !redactor.occursInAscii(bytes, from, to)) {
+      add(stage, stream, null, Arrays.copyOfRange(bytes, from, to), null, source, start, end);
+    } else {
+      add(stage, stream, new String(bytes, from, to - from, StandardCharsets.UTF_8), null, null,
+          source, start, end);
+    }
   }
 
   /**
-   * One line into the log: redacted, parsed, numbered. {@code utf8} is the line's UTF-8 bytes
-   * when the caller has them (never changed afterwards), else null.
+   * One line into the log: redacted, parsed, numbered. It comes as text ({@code rawLine}) or,
+   * when the caller found nothing in it to mask, as ASCII bytes ({@code ascii}, never changed
+   * afterwards), the other being null.
    */
-  private void add(Stage stage, LogStream stream, String rawLine, byte[] utf8, LogLevel level,
+  private void add(Stage stage, LogStream stream, String rawLine, byte[] ascii, LogLevel level,
       String source, long start, long end) {
-    long total = lineBytes.addAndGet(rawLine.length() + 1L);
+    int length = rawLine != null ? rawLine.length() : ascii.length;
+    long total = lineBytes.addAndGet(length + 1L);
     long limit = logLimit;
     if (limit > 0 && total >= limit / 10 * 8 && limitWarned.compareAndSet(false, true)) {
       String warning = "the job's log has used " + (total >> 10) + " KiB of its limit of "
@@ -271,12 +276,11 @@ public final class LogPipeline implements AutoCloseable {
       log.warn("job {}: {}", jobId, warning);
       agentMessage(stage, LogLevel.LOG_LEVEL_WARN, warning);
     }
-    String line = redactor.redact(rawLine);
+    String line = rawLine != null ? redactor.redact(rawLine) : null;
     List<LogEntry.Builder> parts = new ArrayList<>();
-    boolean split = line.length() > MAX_PART_CHARS;
+    boolean split = (line != null ? line.length() : ascii.length) > MAX_PART_CHARS;
     if (!split) {
-      LogEntry.Builder e = LogLines.parse(stage, stream, line, line == rawLine ? utf8 : null,
-          clock.instant());
+      LogEntry.Builder e = LogLines.parse(stage, stream, line, ascii, clock.instant());
       // Decoding JSON can reveal a secret the escaped raw line hid from the first pass.
       e.setMessage(redactor.redact(e.getMessage()));
       if (level != null) {
@@ -284,6 +288,9 @@ public final class LogPipeline implements AutoCloseable {
       }
       parts.add(e);
     } else {
+      if (line == null) {
+        line = new String(ascii, StandardCharsets.US_ASCII);
+      }
       for (int at = 0; at < line.length(); ) {
         int stop = Math.min(line.length(), at + MAX_PART_CHARS);
         if (stop < line.length() && Character.isHighSurrogate(line.charAt(stop - 1))) {

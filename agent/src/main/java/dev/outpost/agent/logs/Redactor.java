@@ -188,6 +188,50 @@ public final class Redactor {
     return out;
   }
 
+  /**
+   * Whether {@link #redact} would change the line whose bytes, all ASCII, are {@code
+   * ascii[from, to)}: the same search, over the bytes (an ASCII byte is its character), so that
+   * a line with nothing to mask needs no text made of it. The pipeline decodes and redacts a
+   * line only when this says yes.
+   */
+  public boolean occursInAscii(byte[] ascii, int from, int to) {
+    int n = to - from;
+    if (patterns.isEmpty() || n < MIN_SECRET_LENGTH) {
+      return false;
+    }
+    for (int at = from; at + window <= to; ) {
+      int end = at + window - 1;
+      int step = shift[bucket((char) ascii[end - 2], (char) ascii[end - 1], (char) ascii[end])];
+      if (step > 0) {
+        at += step;
+        continue;
+      }
+      int[] ids = byFirstThree[bucket((char) ascii[at], (char) ascii[at + 1],
+          (char) ascii[at + 2])];
+      if (ids != null) {
+        for (int id : ids) {
+          if (startsAt(ascii, at, to, patterns.get(id))) {
+            return true;
+          }
+        }
+      }
+      at++;
+    }
+    return false;
+  }
+
+  private static boolean startsAt(byte[] ascii, int at, int to, String pattern) {
+    if (to - at < pattern.length()) {
+      return false;
+    }
+    for (int i = 0; i < pattern.length(); i++) {
+      if (ascii[at + i] != pattern.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private String mask(String text, String secret) {
     int at = text.indexOf(secret);
     if (at < 0) {

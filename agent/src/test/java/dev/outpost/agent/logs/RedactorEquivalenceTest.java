@@ -18,6 +18,7 @@ import net.jqwik.api.Property;
  * overlap, contain each other, collide in the hash and meet the mask's own text.
  */
 class RedactorEquivalenceTest {
+  /** Mostly ASCII, so that many lines also test the check on ASCII bytes. */
   private static final String ALPHABET = "ab3s-()enitv=%\\\"é";
 
   @Property(tries = 3000)
@@ -52,6 +53,13 @@ class RedactorEquivalenceTest {
       assertThat(masked).as(secrets + " in " + text)
           .isEqualTo(plainSearch(redactor, text, counted));
       assertThat(redactor.count() - before).as(text).isEqualTo(counted[0]);
+      // The check the pipeline makes on a line's bytes before it makes text of them: yes
+      // exactly when redact masks something (returns another string), for lines of ASCII.
+      if (text.chars().allMatch(c -> c < 128)) {
+        byte[] bytes = ("> " + text + " <").getBytes(StandardCharsets.US_ASCII);
+        assertThat(redactor.occursInAscii(bytes, 2, bytes.length - 2)).as(secrets + " in " + text)
+            .isEqualTo(masked != text);
+      }
     }
   }
 
