@@ -104,6 +104,17 @@ while IFS= read -r -d '' f; do
   elves+=("$f")
 done < <(find "$root/opt/java" -type f \( -name '*.so' -o -path '*/bin/java' \) -print0)
 
+# Netty's native libraries inside the agent jar (BoringSSL for TLS, epoll for sd_notify), which
+# the JVM unpacks at run time, link to these besides libc; nothing above needs them, so they are
+# named here (ContainerImageIT checks the image has every library that code names).
+ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
+for soname in librt.so.1 libpthread.so.0 libdl.so.2; do
+  lib=$("$ldconfig" -p | awk -v n="$soname" '$1 == n && /x86-64/ {print $NF; exit}')
+  [ -n "$lib" ] || { echo "assemble-base: $soname is not on this host" >&2; exit 1; }
+  add "$lib"
+  elves+=("$lib")
+done
+
 # Every shared library (and the loader) those need, from one `ldd` over all of them; the
 # runtime's own libraries (found through $ORIGIN, or libjvm.so, which the JVM loads first)
 # resolve inside the root and are skipped.

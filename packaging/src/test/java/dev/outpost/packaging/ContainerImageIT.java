@@ -60,10 +60,46 @@ class ContainerImageIT {
     Path rootfs = tmp.resolve("rootfs");
     try {
       image.extractInto(rootfs);
+      hasTheLibrariesOfTheJarsNativeCode(rootfs);
       runsTheVersion(image.config.get("config"), rootfs, bwrap);
     } finally {
       // Here, not by @TempDir, which warns about every link to an absolute path it deletes.
       ImageTar.delete(rootfs);
+    }
+  }
+
+  /**
+   * The JVM unpacks Netty's native libraries (BoringSSL for TLS, epoll) from the jar at run
+   * time; without a library they link to, Netty quietly falls back to the JDK's TLS. Every
+   * library they name (ldd, on this host) must be in the image.
+   */
+  private void hasTheLibrariesOfTheJarsNativeCode(Path rootfs) throws Exception {
+    Path dir = Files.createDirectories(tmp.resolve("native"));
+    List<String> names = new ArrayList<>();
+    try (java.util.zip.ZipFile jar = new java.util.zip.ZipFile(Artifacts.AGENT_JAR.toFile())) {
+      for (var e : java.util.Collections.list(jar.entries())) {
+        if (e.getName().matches("META-INF/native/lib[^/]*_x86_64\\.so")) {
+          Path so = dir.resolve(e.getName().substring(e.getName().lastIndexOf('/') + 1));
+          try (var in = jar.getInputStream(e)) {
+            Files.copy(in, so);
+          }
+          names.add(so.toString());
+        }
+      }
+    }
+    assertThat(names).as("native libraries in the jar").anyMatch(n -> n.contains("tcnative"));
+    List<String> command = new ArrayList<>(List.of("ldd"));
+    command.addAll(names);
+    Proc.Result r = Proc.run(command);
+    assertThat(r.exitCode()).as(r.describe()).isZero();
+    Matcher m = Pattern.compile("(?m)^\\s+(lib[^ ]+\\.so[.0-9]*) => ").matcher(r.stdout());
+    List<String> needed = new ArrayList<>();
+    while (m.find()) {
+      needed.add(m.group(1));
+    }
+    assertThat(needed).as(r.describe()).contains("libc.so.6");
+    for (String lib : needed) {
+      assertThat(rootfs.resolve("usr/lib/x86_64-linux-gnu").resolve(lib)).as(lib).exists();
     }
   }
 
