@@ -417,8 +417,9 @@ public final class LogPipeline implements AutoCloseable {
       }
       List<LogEntry> batch = new ArrayList<>();
       int bytes = 0;
-      Map<String, Long> positions = new TreeMap<>(journaled);
       long lineId = journaledLineId;
+      // Where each source stands after the batch: its last entry in it says (sources are few).
+      Map<String, Pending> lastOfSource = new HashMap<>();
       for (Pending p : unacked) {
         boolean full = batch.size() >= MAX_BATCH_ENTRIES || bytes >= MAX_BATCH_BYTES;
         if (full) {
@@ -427,13 +428,17 @@ public final class LogPipeline implements AutoCloseable {
         batch.add(p.entry());
         bytes += p.entry().getSerializedSize();
         if (p.entry().getSeq() > journaledSeq) {
-          positions.put(p.source(), p.offset());
-          if (p.partsDone() > 0) {
-            positions.put(p.source() + PARTS, (long) p.partsDone());
-          } else {
-            positions.remove(p.source() + PARTS);
-          }
+          lastOfSource.put(p.source(), p);
           lineId = p.nextLineId();
+        }
+      }
+      Map<String, Long> positions = new TreeMap<>(journaled);
+      for (Pending p : lastOfSource.values()) {
+        positions.put(p.source(), p.offset());
+        if (p.partsDone() > 0) {
+          positions.put(p.source() + PARTS, (long) p.partsDone());
+        } else {
+          positions.remove(p.source() + PARTS);
         }
       }
       long last = batch.get(batch.size() - 1).getSeq();
