@@ -183,33 +183,35 @@ public final class Report {
    * profiling these runs (by the start of the row's measure).
    */
   private static final Map<String, String> WHY_NOT = Map.of(
-      "overhead per job: apply", "Terraform itself runs some 10% slower beside the agent: on two "
-          + "cores the agent's CPU (its JVM compiles with C1 only, for footprint, so TLS runs "
-          + "AES-GCM without the CPU's AES instructions) and the control plane's, here on the "
-          + "same machine, compete with Terraform's. Each command also costs a process spawn and "
-          + "a cgroup move (an RCU grace period, about 8 ms on this cgroup v1 host), and the "
-          + "result a spool and two calls. What would fix it: native TLS (netty-tcnative "
-          + "BoringSSL) or C2 for the crypto; a launcher kept inside the job's cgroup, so that "
-          + "commands start there without moving (cgroup v2: CLONE_INTO_CGROUP); the state "
-          + "inside CompleteJob when small.",
+      "overhead per job: apply", "Terraform itself runs slower beside the agent: on this "
+          + "virtual machine any CPU used beside Terraform slows it (see log throughput), and "
+          + "the control plane runs on the same two cores here. Each command also costs a "
+          + "process spawn and a cgroup move (an RCU grace period, about 8 ms on a cgroup v1 "
+          + "host), and the result a spool and two calls. What would fix it: a launcher kept "
+          + "inside the job's cgroup, so that commands start there without moving (cgroup v2: "
+          + "CLONE_INTO_CGROUP); the state inside CompleteJob when small.",
       "overhead per job: plan of the AWS", "As for the small configuration: CPU taken from "
           + "Terraform and its provider on two cores, and a spawn and cgroup move per command.",
       "dispatch latency", "The job's setup (spool, job directory, variables) and the launch "
           + "(spawn, cgroup move) before Terraform starts, and gRPC round trips of a few "
           + "milliseconds on this virtual machine.",
-      "log throughput", "CPU. Per line the agent spends about 30 us (parse, redaction, "
-          + "protobuf, journal, and TLS without AES instructions under C1) and the control "
-          + "plane, on the same two cores here, about as much, while Terraform needs some 1.3 "
-          + "cores for its own output. What would fix it: native TLS or C2 for the crypto, "
-          + "entries that do not carry each line twice (raw and parsed), and a control plane "
-          + "on other cores.",
+      "log throughput", "CPU beside Terraform, which on this virtual machine slows Terraform "
+          + "whatever its priority: a busy loop at nice 19 on the other vCPU made the same "
+          + "apply 15 to 25% slower, as at nice 0, and reading the log at nice 10 changed "
+          + "nothing (both tried). Terraform's apply is what grows; the agent ends some 15 ms "
+          + "after it. The agent spends about 10 us per line (per 200,000 lines, in ticks of 10 "
+          + "ms: reading, redaction check and JSON parse 95, batching and serializing 50, TLS "
+          + "and HTTP/2 25, its 3 MiB young generation's collections 27) and the co-located "
+          + "control plane 3 to 5 us. Reading the output without processing it, or processing "
+          + "it only after Terraform exits, leaves Terraform's time as it is bare (tried). What "
+          + "would fix it: about half the CPU per line (one JSON parser over a whole read "
+          + "instead of one per line; fewer objects per entry, so fewer collections), and the "
+          + "control plane on another machine.",
       "log latency", "The median is the journal checkpoint interval (a batch goes out at most "
-          + "every 25 ms) plus a gRPC round trip. The tail is stalls of 100 to 200 ms that "
-          + "show in runs of 10 s and more (3 s runs stayed under 100 ms), not yet attributed: "
-          + "the serial collector's old-generation collections (entries waiting for their "
+          + "every 25 ms) plus a gRPC round trip. Longer runs have shown stalls of 100 to 200 "
+          + "ms: the serial collector's old-generation collections (entries waiting for their "
           + "acknowledgement get promoted) and CPU shared with the co-located control plane are "
-          + "the suspects. Next: a GC log of the latency run, and the run with the control "
-          + "plane on other cores.",
+          + "the suspects; a GC log of the latency run would tell.",
       "agent RSS", "Class metadata: some 6,200 classes (gRPC, Netty, the JDK's TLS, logback, "
           + "Micrometer, Bouncy Castle's PEM reader) take about 35 MiB, a CDS archive or not. "
           + "What would fix it: fewer classes at start (the JDK's own PEM reading for plain "
@@ -218,7 +220,9 @@ public final class Report {
           + "class-data archive removes most of it after the first start.",
       "concurrency", "Eight applies keep both cores busy with Terraform alone, so every "
           + "millisecond of CPU the agent and the co-located control plane spend adds to the "
-          + "wall time (see log throughput); same fixes, and more cores than concurrent runs.",
+          + "wall time, and each job's fixed cost (spawns, cgroup moves, spool, calls) is paid "
+          + "eight times on two cores; the same fixes as for log throughput and overhead, and "
+          + "more cores than concurrent runs.",
       "control plane", "The stub's single dispatch lock; sharding it by organization would "
           + "fix it.",
       "log pipeline", "The JMH fork runs with the JDK's default JIT; a slower result means "
