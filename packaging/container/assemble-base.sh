@@ -109,7 +109,8 @@ done < <(find "$root/opt/java" -type f \( -name '*.so' -o -path '*/bin/java' \) 
 # named here (ContainerImageIT checks the image has every library that code names).
 ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
 for soname in librt.so.1 libpthread.so.0 libdl.so.2; do
-  lib=$("$ldconfig" -p | awk -v n="$soname" '$1 == n && /x86-64/ {print $NF; exit}')
+  # awk reads to the end: leaving early would kill ldconfig with SIGPIPE, which pipefail reports.
+  lib=$("$ldconfig" -p | awk -v n="$soname" '$1 == n && /x86-64/ && !found {print $NF; found = 1}')
   [ -n "$lib" ] || { echo "assemble-base: $soname is not on this host" >&2; exit 1; }
   add "$lib"
   elves+=("$lib")

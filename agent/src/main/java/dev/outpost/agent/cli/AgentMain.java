@@ -9,7 +9,8 @@ import picocli.CommandLine.Model.OptionSpec;
 
 /** {@code outpost-agent}: the provisioner agent daemon. */
 @Command(name = "outpost-agent", mixinStandardHelpOptions = true,
-    versionProvider = AgentMain.Version.class,
+    // --help and --version on every subcommand too (`outpost-agent run --help`).
+    scope = CommandLine.ScopeType.INHERIT, versionProvider = AgentMain.Version.class,
     description = "Runs Terraform jobs for an Outpost control plane, sandboxed, in your network.",
     subcommands = {RunCommand.class, CheckCommand.class, ConfigCommand.class,
         EnrollCommand.class})

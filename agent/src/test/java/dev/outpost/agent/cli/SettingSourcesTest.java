@@ -60,6 +60,19 @@ class SettingSourcesTest {
   }
 
   @Test
+  void everySubcommand_answersHelpAndVersion() {
+    for (String command : List.of("run", "check", "enroll", "config")) {
+      Result help = run(Map.of(), command, "--help");
+      assertThat(help.exit()).as(command + " --help: " + help.err()).isZero();
+      assertThat(help.out()).as(command).contains("Usage: outpost-agent " + command);
+      Result version = run(Map.of(), command, "--version");
+      assertThat(version.exit()).as(command + " --version: " + version.err()).isZero();
+      assertThat(version.out()).as(command).startsWith("outpost-agent ");
+    }
+    assertThat(run(Map.of(), "run", "--help").out()).contains("--control-plane");
+  }
+
+  @Test
   void flagWinsOverEnvironment_whichWinsOverTheFile_whichWinsOverDefaults() throws Exception {
     Path config = Files.writeString(tmp.resolve("agent.yaml"), """
         control-plane: cp.example.com:443
