@@ -182,11 +182,18 @@ final class LaunchedProcess implements SandboxedProcess {
    */
   private void killStragglers() throws InterruptedException {
     if (bubblewrap) {
-      if (sandboxInit().isPresent()) {
+      Optional<Long> init = sandboxInit();
+      Optional<ProcStat> before = init.flatMap(ProcStat::read);
+      if (before.isPresent()) {
         kill();
+        // The kernel kills the namespace's other processes while its init exits, and the init
+        // is a zombie only once they are all gone: wait for that. The init is known by PID and
+        // start time here, as its namespace link may not be readable while it exits.
         Instant deadline = Instant.now().plus(KILL_WAIT);
         Pace pace = new Pace(POLL_CAP);
-        while (sandboxInit().isPresent() && Instant.now().isBefore(deadline)) {
+        while (ProcStat.read(init.get()).filter(s -> s.running()
+            && s.startTime() == before.get().startTime()).isPresent()
+            && Instant.now().isBefore(deadline)) {
           pace.pause();
         }
       }
