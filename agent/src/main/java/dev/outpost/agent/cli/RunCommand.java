@@ -67,6 +67,19 @@ final class RunCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
+  /**
+   * Which TLS the connections use: BoringSSL (Netty's native library, bundled for Linux x86-64)
+   * when it loads, else the JDK's, with the reason.
+   */
+  static String tls() {
+    if (io.netty.handler.ssl.OpenSsl.isAvailable()) {
+      return "TLS in " + io.netty.handler.ssl.OpenSsl.versionString();
+    }
+    Throwable cause = io.netty.handler.ssl.OpenSsl.unavailabilityCause();
+    return "TLS in the JDK (the native library did not load: "
+        + (cause == null ? "unknown" : cause.getMessage()) + ")";
+  }
+
   @Override
   public Integer call() throws Exception {
     AgentConfig config = options.config();
@@ -123,9 +136,9 @@ final class RunCommand implements Callable<Integer> {
             config.providerMirrors(), config.passEnv(), config.confinement(),
             config.networkAllowed(), config.jobDiskBudgetBytes(), config.stateDir(),
             config.jobLogLimitBytes(), config.spoolBudgetBytes());
-        log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}{}",
+        log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}, {}{}",
             AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),
-            config.controlPlane(), config.once() ? ", --once" : "");
+            config.controlPlane(), tls(), config.once() ? ", --once" : "");
         Agent agent = new Agent(config, client, credentials, jobs, AgentMain.version());
         WorkDirectory.reportLeftovers(config.workDir(), agent.resumeJobs());
         agentGauges(agent, config.stateDir());
