@@ -120,15 +120,6 @@ public record Failure(Kind kind, String message) {
     return root == t || root.getMessage() == null ? "" : " (" + root.getMessage() + ")";
   }
 
-  static <T extends Throwable> T find(Throwable t, Class<T> type) {
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      if (type.isInstance(c)) {
-        return type.cast(c);
-      }
-    }
-    return null;
-  }
-
   public static boolean isRetryable(Throwable t) {
     return t instanceof StatusRuntimeException && of(t).kind == Kind.RETRYABLE;
   }

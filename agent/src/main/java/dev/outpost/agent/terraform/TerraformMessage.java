@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -69,34 +70,58 @@ public record TerraformMessage(String type, String level, String message, String
     byte[] mention = ("\"" + type + "\"").getBytes(StandardCharsets.UTF_8);
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       long position = channel.size();
-      byte[] rest = new byte[0]; // the start of the line that ends where the last block began
+      // The blocks after the newest newline seen, oldest first: the end of the line being
+      // assembled. A line longer than a block is joined once, when its start is found.
+      ArrayDeque<byte[]> rest = new ArrayDeque<>();
       while (position > 0) {
         int n = (int) Math.min(BACKWARD_BLOCK, position);
         position -= n;
-        byte[] block = new byte[n + rest.length];
-        ByteBuffer into = ByteBuffer.wrap(block, 0, n);
+        byte[] block = new byte[n];
+        ByteBuffer into = ByteBuffer.wrap(block);
         while (into.hasRemaining()) {
           if (channel.read(into, position + into.position()) < 0) {
             throw new IOException(file + " shrank while it was read");
           }
         }
-        System.arraycopy(rest, 0, block, n, rest.length);
-        int lineEnd = block.length;
+        int lineEnd = n;
         for (int i = n - 1; i >= 0; i--) {
           if (block[i] == '\n') {
-            Optional<TerraformMessage> found = typed(block, i + 1, lineEnd, mention, type);
+            Optional<TerraformMessage> found;
+            if (rest.isEmpty()) {
+              found = typed(block, i + 1, lineEnd, mention, type);
+            } else {
+              byte[] line = join(block, i + 1, lineEnd, rest);
+              found = typed(line, 0, line.length, mention, type);
+            }
             if (found.isPresent()) {
               return found;
             }
+            rest.clear();
             lineEnd = i;
           }
         }
-        rest = Arrays.copyOf(block, lineEnd);
+        rest.addFirst(Arrays.copyOf(block, lineEnd));
       }
-      return typed(rest, 0, rest.length, mention, type);
+      byte[] first = join(new byte[0], 0, 0, rest);
+      return typed(first, 0, first.length, mention, type);
     } catch (NoSuchFileException e) {
       return Optional.empty();
     }
+  }
+
+  /** {@code bytes[from, to)} followed by every block of {@code rest}, in order. */
+  private static byte[] join(byte[] bytes, int from, int to, ArrayDeque<byte[]> rest) {
+    int length = to - from;
+    for (byte[] piece : rest) {
+      length += piece.length;
+    }
+    byte[] line = Arrays.copyOfRange(bytes, from, from + length);
+    int at = to - from;
+    for (byte[] piece : rest) {
+      System.arraycopy(piece, 0, line, at, piece.length);
+      at += piece.length;
+    }
+    return line;
   }
 
   /** The line {@code bytes[from, to)} as a message of {@code type}, if it is one. */
