@@ -98,6 +98,8 @@ public final class LogPipeline implements AutoCloseable {
   private long journaledLineId;
   private long acked;
   private long unackedBytes;
+  /** Serialized bytes of the entries past the last checkpoint (not yet in a batch). */
+  private long unsentBytes;
   private volatile long logLimit;
   private final java.util.concurrent.atomic.AtomicBoolean limitWarned =
       new java.util.concurrent.atomic.AtomicBoolean();
@@ -311,6 +313,8 @@ public final class LogPipeline implements AutoCloseable {
       int skip = split ? skipParts.getOrDefault(source, 0) : 0;
       skipParts.remove(source);
       long lineId = split ? nextLineId++ : 0;
+      boolean wasEmpty = unacked.isEmpty();
+      long unsentBefore = unsentBytes;
       for (int i = 0; i < parts.size(); i++) {
         boolean last = i == parts.size() - 1;
         if (i < skip) {
@@ -321,10 +325,17 @@ public final class LogPipeline implements AutoCloseable {
         unacked.addLast(last
             ? new Pending(entry, source, end, 0, nextLineId)
             : new Pending(entry, source, start, i + 1, lineId));
-        unackedBytes += entry.getSerializedSize();
-        AgentMetrics.logUnacknowledged(entry.getSerializedSize());
+        int size = entry.getSerializedSize();
+        unackedBytes += size;
+        unsentBytes += size;
+        AgentMetrics.logUnacknowledged(size);
       }
-      notifyAll();
+      // The sender waits for a first entry, or out the checkpoint interval unless SYNC_BYTES
+      // are waiting: only those two wake it (a wake-up for every line cost the reader's CPU
+      // and Terraform's, on a busy log).
+      if (wasEmpty || unsentBefore < SYNC_BYTES && unsentBytes >= SYNC_BYTES) {
+        notifyAll();
+      }
     }
   }
 
@@ -411,7 +422,7 @@ public final class LogPipeline implements AutoCloseable {
       long sinceSync = System.nanoTime() - lastSync;
       boolean needsCheckpoint = unacked.peekLast().entry().getSeq() > journaledSeq;
       if (needsCheckpoint && !draining && sinceSync < SYNC_INTERVAL.toNanos()
-          && unsentBytes() < SYNC_BYTES) {
+          && unsentBytes < SYNC_BYTES) {
         wait(Math.max(1, (SYNC_INTERVAL.toNanos() - sinceSync) / 1_000_000));
         continue;
       }
@@ -420,16 +431,19 @@ public final class LogPipeline implements AutoCloseable {
       long lineId = journaledLineId;
       // Where each source stands after the batch: its last entry in it says (sources are few).
       Map<String, Pending> lastOfSource = new HashMap<>();
+      long newlyJournaled = 0;
       for (Pending p : unacked) {
         boolean full = batch.size() >= MAX_BATCH_ENTRIES || bytes >= MAX_BATCH_BYTES;
         if (full) {
           break;
         }
         batch.add(p.entry());
-        bytes += p.entry().getSerializedSize();
+        int size = p.entry().getSerializedSize();
+        bytes += size;
         if (p.entry().getSeq() > journaledSeq) {
           lastOfSource.put(p.source(), p);
           lineId = p.nextLineId();
+          newlyJournaled += size;
         }
       }
       Map<String, Long> positions = new TreeMap<>(journaled);
@@ -447,24 +461,12 @@ public final class LogPipeline implements AutoCloseable {
         lastSync = System.nanoTime();
         journaledSeq = last;
         journaledLineId = lineId;
+        unsentBytes -= newlyJournaled;
         journaled.clear();
         journaled.putAll(positions);
       }
       return batch;
     }
-  }
-
-  private long unsentBytes() {
-    long n = 0;
-    for (Pending p : unacked) {
-      if (p.entry().getSeq() > journaledSeq) {
-        n += p.entry().getSerializedSize();
-        if (n >= SYNC_BYTES) {
-          break;
-        }
-      }
-    }
-    return n;
   }
 
   private void sendLoop() {
@@ -544,6 +546,7 @@ public final class LogPipeline implements AutoCloseable {
       // What is left unacknowledged is in the journal for a later process; not this one's.
       AgentMetrics.logUnacknowledged(-unackedBytes);
       unackedBytes = 0;
+      unsentBytes = 0;
       unacked.clear();
       notifyAll();
     }
