@@ -15,8 +15,8 @@ import java.nio.file.StandardOpenOption;
 final class FileTail {
   /**
    * Receives one line: its bytes ({@code bytes[from, to)}, without the newline; the array is
-   * not to be kept), whether they are all ASCII (found while looking for the newline), its
-   * offset and the offset just past it.
+   * never written after the call, so the sink may keep it instead of a copy), whether they are
+   * all ASCII (found while looking for the newline), its offset and the offset just past it.
    */
   interface LineSink {
     void line(byte[] bytes, int from, int to, boolean ascii, long start, long end);
@@ -64,6 +64,7 @@ final class FileTail {
         break;
       }
       read += n;
+      // Exactly the bytes at hand, in an array of their own (lines may keep it: see LineSink).
       byte[] data = new byte[partial.length + n];
       System.arraycopy(partial, 0, data, 0, partial.length);
       System.arraycopy(buffer.array(), 0, data, partial.length, n);

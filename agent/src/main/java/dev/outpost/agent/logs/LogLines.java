@@ -56,37 +56,51 @@ final class LogLines {
    */
   static LogEntry.Builder parse(Stage stage, LogStream stream, String raw, byte[] utf8,
       Instant readAt) {
+    return parse(stage, stream, raw, utf8, 0, utf8 == null ? 0 : utf8.length, readAt);
+  }
+
+  /** As above, for the bytes {@code utf8[from, to)} (kept as they are, not copied). */
+  static LogEntry.Builder parse(Stage stage, LogStream stream, String raw, byte[] utf8,
+      int from, int to, Instant readAt) {
     LogEntry.Builder entry = base(stage, stream, readAt);
     boolean json;
+    int length;
     if (utf8 != null) {
-      entry.setRawBytes(UnsafeByteOperations.unsafeWrap(utf8));
-      json = utf8.length > 0 && utf8[0] == '{';
+      entry.setRawBytes(UnsafeByteOperations.unsafeWrap(utf8, from, to - from));
+      length = to - from;
+      json = length > 0 && utf8[from] == '{';
     } else {
       entry.setRaw(raw);
-      json = !raw.isEmpty() && raw.charAt(0) == '{';
+      length = raw.length();
+      json = length > 0 && raw.charAt(0) == '{';
     }
     // A line that is not Terraform's JSON is its own message.
     if (!json) {
-      return entry.setMessage(text(raw, utf8));
+      return entry.setMessage(text(raw, utf8, from, to));
     }
-    if ((raw != null ? raw.length() : utf8.length) > MAX_STREAMED_CHARS) {
-      String text = text(raw, utf8);
+    if (length > MAX_STREAMED_CHARS) {
+      String text = text(raw, utf8, from, to);
       return fromTree(entry.setMessage(text), text);
     }
     UiLine line = new UiLine();
-    try (JsonParser p = utf8 != null ? JSON.createParser(utf8) : JSON.createParser(raw)) {
+    try (JsonParser p = utf8 != null ? JSON.createParser(utf8, from, length)
+        : JSON.createParser(raw)) {
       if (!line.read(p)) {
-        String text = text(raw, utf8);
+        String text = text(raw, utf8, from, to);
         return fromTree(entry.setMessage(text), text);
       }
     } catch (IOException e) {
-      return entry.setMessage(text(raw, utf8));
+      return entry.setMessage(text(raw, utf8, from, to));
     }
     if (line.message == null) {
-      return entry.setMessage(text(raw, utf8));
+      return entry.setMessage(text(raw, utf8, from, to));
     }
-    entry.setMessage(line.message).setType(line.type).setLevel(level(line.level));
-    setTime(entry, line.timestamp);
+    entry.setMessage(line.message).setType(line.type).setLevel(line.level);
+    if (line.time != null) {
+      entry.setTime(Times.timestamp(line.time));
+    } else {
+      setTime(entry, line.timestamp);
+    }
     if (line.diagnostic) {
       // Keep what the diagnostic says in full: "@message" carries only its summary.
       entry.setMessage(line.message + (line.detail.isEmpty() ? "" : ": " + line.detail)
@@ -99,8 +113,8 @@ final class LogLines {
     return entry;
   }
 
-  private static String text(String raw, byte[] utf8) {
-    return raw != null ? raw : new String(utf8, StandardCharsets.UTF_8);
+  private static String text(String raw, byte[] utf8, int from, int to) {
+    return raw != null ? raw : new String(utf8, from, to - from, StandardCharsets.UTF_8);
   }
 
   /** Stage, stream, the stream's level and the time the line was read. */
@@ -177,17 +191,21 @@ final class LogLines {
    * hand costs a small part of what the general parser does.
    */
   static Instant terraformTime(String s) {
-    int n = s.length();
-    if (n < 20 || s.charAt(4) != '-' || s.charAt(7) != '-' || s.charAt(10) != 'T'
-        || s.charAt(13) != ':' || s.charAt(16) != ':') {
+    return terraformTime(s.toCharArray(), 0, s.length());
+  }
+
+  /** As above, for the characters {@code c[from, from + n)} (the JSON reader's buffer). */
+  static Instant terraformTime(char[] c, int from, int n) {
+    if (n < 20 || c[from + 4] != '-' || c[from + 7] != '-' || c[from + 10] != 'T'
+        || c[from + 13] != ':' || c[from + 16] != ':') {
       return null;
     }
-    int year = digits(s, 0, 4);
-    int month = digits(s, 5, 2);
-    int day = digits(s, 8, 2);
-    int hour = digits(s, 11, 2);
-    int minute = digits(s, 14, 2);
-    int second = digits(s, 17, 2);
+    int year = digits(c, from, 4);
+    int month = digits(c, from + 5, 2);
+    int day = digits(c, from + 8, 2);
+    int hour = digits(c, from + 11, 2);
+    int minute = digits(c, from + 14, 2);
+    int second = digits(c, from + 17, 2);
     if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0
         || minute > 59 || second < 0 || second > 59
         || day > Month.of(month).length(Year.isLeap(year))) {
@@ -195,10 +213,10 @@ final class LogLines {
     }
     int i = 19;
     int nanos = 0;
-    if (s.charAt(i) == '.') {
+    if (c[from + i] == '.') {
       int start = ++i;
-      while (i < n && i - start < 9 && s.charAt(i) >= '0' && s.charAt(i) <= '9') {
-        nanos = nanos * 10 + (s.charAt(i++) - '0');
+      while (i < n && i - start < 9 && c[from + i] >= '0' && c[from + i] <= '9') {
+        nanos = nanos * 10 + (c[from + i++] - '0');
       }
       if (i == start) {
         return null;
@@ -206,16 +224,16 @@ final class LogLines {
       nanos *= NANOS_SCALE[i - start - 1];
     }
     int offset;
-    if (i == n - 1 && s.charAt(i) == 'Z') {
+    if (i == n - 1 && c[from + i] == 'Z') {
       offset = 0;
-    } else if (i == n - 6 && (s.charAt(i) == '+' || s.charAt(i) == '-')
-        && s.charAt(i + 3) == ':') {
-      int hours = digits(s, i + 1, 2);
-      int minutes = digits(s, i + 4, 2);
+    } else if (i == n - 6 && (c[from + i] == '+' || c[from + i] == '-')
+        && c[from + i + 3] == ':') {
+      int hours = digits(c, from + i + 1, 2);
+      int minutes = digits(c, from + i + 4, 2);
       if (hours < 0 || hours > 17 || minutes < 0 || minutes > 59) {
         return null;
       }
-      offset = (s.charAt(i) == '-' ? -1 : 1) * (hours * 3600 + minutes * 60);
+      offset = (c[from + i] == '-' ? -1 : 1) * (hours * 3600 + minutes * 60);
     } else {
       return null;
     }
@@ -225,16 +243,31 @@ final class LogLines {
   }
 
   /** The value of {@code count} ASCII digits at {@code from}, or -1. */
-  private static int digits(String s, int from, int count) {
+  private static int digits(char[] s, int from, int count) {
     int value = 0;
     for (int i = from; i < from + count; i++) {
-      char c = s.charAt(i);
+      char c = s[i];
       if (c < '0' || c > '9') {
         return -1;
       }
       value = value * 10 + (c - '0');
     }
     return value;
+  }
+
+  /** The level named by {@code c[from, from + n)}, as {@link #level(String)} reads it. */
+  private static LogLevel level(char[] c, int from, int n) {
+    return switch (n) {
+      case 4 -> c[from] == 'w' && c[from + 1] == 'a' && c[from + 2] == 'r' && c[from + 3] == 'n'
+          ? LogLevel.LOG_LEVEL_WARN : LogLevel.LOG_LEVEL_INFO;
+      case 5 -> c[from] == 't' && c[from + 1] == 'r' && c[from + 2] == 'a' && c[from + 3] == 'c'
+          && c[from + 4] == 'e' ? LogLevel.LOG_LEVEL_TRACE
+          : c[from] == 'd' && c[from + 1] == 'e' && c[from + 2] == 'b' && c[from + 3] == 'u'
+              && c[from + 4] == 'g' ? LogLevel.LOG_LEVEL_DEBUG
+          : c[from] == 'e' && c[from + 1] == 'r' && c[from + 2] == 'r' && c[from + 3] == 'o'
+              && c[from + 4] == 'r' ? LogLevel.LOG_LEVEL_ERROR : LogLevel.LOG_LEVEL_INFO;
+      default -> LogLevel.LOG_LEVEL_INFO;
+    };
   }
 
   private static LogLevel level(String level) {
@@ -254,8 +287,10 @@ final class LogLines {
    */
   private static final class UiLine {
     String message;
-    String level = "info";
+    LogLevel level = LogLevel.LOG_LEVEL_INFO;
     String type = "";
+    /** The "@timestamp" read in Terraform's layout; else null and {@link #timestamp} set. */
+    Instant time;
     String timestamp = "";
     boolean diagnostic;
     String detail = "";
@@ -297,8 +332,8 @@ final class LogLines {
         seen |= field;
         boolean usual = switch (field) {
           case 1 -> (message = text(p, value)) != null;
-          case 2 -> (level = text(p, value)) != null;
-          case 4 -> (timestamp = text(p, value)) != null;
+          case 2 -> readLevel(p, value);
+          case 4 -> readTime(p, value);
           case 8 -> (type = text(p, value)) != null;
           case 16 -> diagnostic = readDiagnostic(p, value);
           case 32 -> hook = readHook(p, value, true);
@@ -307,6 +342,27 @@ final class LogLines {
         if (!usual) {
           return false;
         }
+      }
+      return true;
+    }
+
+    /** "@level", read where the parser holds it (no text is made of it). */
+    private boolean readLevel(JsonParser p, JsonToken value) throws IOException {
+      if (value != JsonToken.VALUE_STRING) {
+        return false;
+      }
+      level = level(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
+      return true;
+    }
+
+    /** "@timestamp", read where the parser holds it; text only when not in Terraform's layout. */
+    private boolean readTime(JsonParser p, JsonToken value) throws IOException {
+      if (value != JsonToken.VALUE_STRING) {
+        return false;
+      }
+      time = terraformTime(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
+      if (time == null) {
+        timestamp = p.getText();
       }
       return true;
     }

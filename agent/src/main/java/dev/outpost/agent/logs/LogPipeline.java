@@ -193,7 +193,8 @@ public final class LogPipeline implements AutoCloseable {
     } catch (IOException | IllegalArgumentException e) {
       // not one of ours (a torn write): passed on as it is
     }
-    add(stage, LogStream.LOG_STREAM_AGENT, text, null, level, LogJournal.AGENT_LOG, start, end);
+    add(stage, LogStream.LOG_STREAM_AGENT, text, null, 0, 0, level, LogJournal.AGENT_LOG, start,
+        end);
   }
 
   private FileTail tail(String source, Path file) {
@@ -248,27 +249,28 @@ public final class LogPipeline implements AutoCloseable {
   /**
    * A line of a command's output. When its bytes are ASCII (so valid UTF-8; Terraform's -json
    * lines escape little else) and hold nothing to mask, they go on as they were read: no text
-   * is made of them, the JSON reader reads the bytes and the entry's raw field needs no
-   * encoding. Any other line is decoded, redacted and goes on as text.
+   * is made of them, no copy either (the reader's array is never written again), the JSON
+   * reader reads the bytes and the entry's raw field needs no encoding. Any other line is
+   * decoded, redacted and goes on as text.
    */
   private void addOutput(Stage stage, LogStream stream, byte[] bytes, int from, int to,
       boolean ascii, String source, long start, long end) {
     if (ascii && !redactor.occursInAscii(bytes, from, to)) {
-      add(stage, stream, null, Arrays.copyOfRange(bytes, from, to), null, source, start, end);
+      add(stage, stream, null, bytes, from, to, null, source, start, end);
     } else {
-      add(stage, stream, new String(bytes, from, to - from, StandardCharsets.UTF_8), null, null,
-          source, start, end);
+      add(stage, stream, new String(bytes, from, to - from, StandardCharsets.UTF_8), null, 0, 0,
+          null, source, start, end);
     }
   }
 
   /**
    * One line into the log: redacted, parsed, numbered. It comes as text ({@code rawLine}) or,
-   * when the caller found nothing in it to mask, as ASCII bytes ({@code ascii}, never changed
-   * afterwards), the other being null.
+   * when the caller found nothing in it to mask, as ASCII bytes ({@code ascii[from, to)},
+   * never changed afterwards), the other being null.
    */
-  private void add(Stage stage, LogStream stream, String rawLine, byte[] ascii, LogLevel level,
-      String source, long start, long end) {
-    int length = rawLine != null ? rawLine.length() : ascii.length;
+  private void add(Stage stage, LogStream stream, String rawLine, byte[] ascii, int from,
+      int to, LogLevel level, String source, long start, long end) {
+    int length = rawLine != null ? rawLine.length() : to - from;
     long total = lineBytes.addAndGet(length + 1L);
     long limit = logLimit;
     if (limit > 0 && total >= limit / 10 * 8 && limitWarned.compareAndSet(false, true)) {
@@ -280,9 +282,9 @@ public final class LogPipeline implements AutoCloseable {
     }
     String line = rawLine != null ? redactor.redact(rawLine) : null;
     List<LogEntry.Builder> parts = new ArrayList<>();
-    boolean split = (line != null ? line.length() : ascii.length) > MAX_PART_CHARS;
+    boolean split = (line != null ? line.length() : to - from) > MAX_PART_CHARS;
     if (!split) {
-      LogEntry.Builder e = LogLines.parse(stage, stream, line, ascii, clock.instant());
+      LogEntry.Builder e = LogLines.parse(stage, stream, line, ascii, from, to, clock.instant());
       // Decoding JSON can reveal a secret the escaped raw line hid from the first pass.
       e.setMessage(redactor.redact(e.getMessage()));
       if (level != null) {
@@ -291,7 +293,7 @@ public final class LogPipeline implements AutoCloseable {
       parts.add(e);
     } else {
       if (line == null) {
-        line = new String(ascii, StandardCharsets.US_ASCII);
+        line = new String(ascii, from, to - from, StandardCharsets.US_ASCII);
       }
       for (int at = 0; at < line.length(); ) {
         int stop = Math.min(line.length(), at + MAX_PART_CHARS);
@@ -426,11 +428,13 @@ public final class LogPipeline implements AutoCloseable {
         wait(Math.max(1, (SYNC_INTERVAL.toNanos() - sinceSync) / 1_000_000));
         continue;
       }
-      List<LogEntry> batch = new ArrayList<>();
+      List<LogEntry> batch = new ArrayList<>(Math.min(unacked.size(), MAX_BATCH_ENTRIES));
       int bytes = 0;
       long lineId = journaledLineId;
-      // Where each source stands after the batch: its last entry in it says (sources are few).
+      // Where each source stands after the batch: its last entry in it says (sources are few,
+      // and a source's entries come in runs: the map is written where a run ends).
       Map<String, Pending> lastOfSource = new HashMap<>();
+      Pending runEnd = null;
       long newlyJournaled = 0;
       for (Pending p : unacked) {
         boolean full = batch.size() >= MAX_BATCH_ENTRIES || bytes >= MAX_BATCH_BYTES;
@@ -441,10 +445,16 @@ public final class LogPipeline implements AutoCloseable {
         int size = p.entry().getSerializedSize();
         bytes += size;
         if (p.entry().getSeq() > journaledSeq) {
-          lastOfSource.put(p.source(), p);
+          if (runEnd != null && !runEnd.source().equals(p.source())) {
+            lastOfSource.put(runEnd.source(), runEnd);
+          }
+          runEnd = p;
           lineId = p.nextLineId();
           newlyJournaled += size;
         }
+      }
+      if (runEnd != null) {
+        lastOfSource.put(runEnd.source(), runEnd);
       }
       Map<String, Long> positions = new TreeMap<>(journaled);
       for (Pending p : lastOfSource.values()) {

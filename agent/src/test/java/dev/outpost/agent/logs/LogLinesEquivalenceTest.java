@@ -44,9 +44,16 @@ class LogLinesEquivalenceTest {
       LogEntry streamed = LogLines.parse(Stage.STAGE_PLAN, stream, line, READ_AT).build();
       LogEntry tree = LogLines.parseAsTree(Stage.STAGE_PLAN, stream, line, READ_AT).build();
       assertThat(streamed).as(line).isEqualTo(tree);
-      // The pipeline hands over the bytes it read as well: reading those gives the same entry.
-      LogEntry fromBytes = LogLines.parse(Stage.STAGE_PLAN, stream, line,
-          line.getBytes(java.nio.charset.StandardCharsets.UTF_8), READ_AT).build();
+      // The pipeline hands over the line as the bytes it read, in the middle of the array the
+      // file reader filled: reading those gives the same entry.
+      byte[] before = "{\"x\":1}\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      byte[] bytes = line.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      byte[] read = new byte[before.length + bytes.length + before.length];
+      System.arraycopy(before, 0, read, 0, before.length);
+      System.arraycopy(bytes, 0, read, before.length, bytes.length);
+      System.arraycopy(before, 0, read, before.length + bytes.length, before.length);
+      LogEntry fromBytes = LogLines.parse(Stage.STAGE_PLAN, stream, null, read, before.length,
+          before.length + bytes.length, READ_AT).build();
       assertThat(fromBytes).as(line).isEqualTo(tree);
     }
   }

@@ -7,7 +7,6 @@ import dev.outpost.proto.v1.Stage;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -95,8 +94,8 @@ public class LogPipelineBenchmark {
         high |= b; // the file reader notes this while it looks for the newline
       }
       LogEntry.Builder parsed = high >= 0 && !redactor.occursInAscii(read, 0, read.length)
-          ? LogLines.parse(Stage.STAGE_APPLY, LogStream.LOG_STREAM_STDOUT, null,
-              Arrays.copyOf(read, read.length), readAt)
+          ? LogLines.parse(Stage.STAGE_APPLY, LogStream.LOG_STREAM_STDOUT, null, read, 0,
+              read.length, readAt)
           : LogLines.parse(Stage.STAGE_APPLY, LogStream.LOG_STREAM_STDOUT,
               redactor.redact(new String(read, StandardCharsets.UTF_8)), null, readAt);
       LogEntry entry = parsed.setMessage(redactor.redact(parsed.getMessage())).setSeq(++seq)
