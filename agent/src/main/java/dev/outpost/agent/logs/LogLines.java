@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import dev.outpost.proto.Times;
 import dev.outpost.proto.v1.LogEntry;
@@ -56,12 +57,19 @@ final class LogLines {
    */
   static LogEntry.Builder parse(Stage stage, LogStream stream, String raw, byte[] utf8,
       Instant readAt) {
-    return parse(stage, stream, raw, utf8, 0, utf8 == null ? 0 : utf8.length, readAt);
+    return parse(stage, stream, raw, utf8, 0, utf8 == null ? 0 : utf8.length, readAt, null);
   }
 
-  /** As above, for the bytes {@code utf8[from, to)} (kept as they are, not copied). */
+  /**
+   * As above, for the bytes {@code utf8[from, to)} (kept as they are, not copied), and with the
+   * second redaction pass when {@code redactor} is given: decoding JSON can reveal a secret
+   * that the escaped raw line hid from the first. Bytes given here must hold nothing to mask
+   * (the caller looked); a message that is their own slice (a JSON string without escapes)
+   * then needs no second look, and it keeps the bytes: no text is made of it and sending it
+   * needs no encoding.
+   */
   static LogEntry.Builder parse(Stage stage, LogStream stream, String raw, byte[] utf8,
-      int from, int to, Instant readAt) {
+      int from, int to, Instant readAt, Redactor redactor) {
     LogEntry.Builder entry = base(stage, stream, readAt);
     boolean json;
     int length;
@@ -76,26 +84,29 @@ final class LogLines {
     }
     // A line that is not Terraform's JSON is its own message.
     if (!json) {
-      return entry.setMessage(text(raw, utf8, from, to));
+      return message(entry, text(raw, utf8, from, to), redactor);
     }
     if (length > MAX_STREAMED_CHARS) {
-      String text = text(raw, utf8, from, to);
-      return fromTree(entry.setMessage(text), text);
+      return tree(entry, text(raw, utf8, from, to), redactor);
     }
-    UiLine line = new UiLine();
+    UiLine line = new UiLine(utf8, from, to);
     try (JsonParser p = utf8 != null ? JSON.createParser(utf8, from, length)
         : JSON.createParser(raw)) {
       if (!line.read(p)) {
-        String text = text(raw, utf8, from, to);
-        return fromTree(entry.setMessage(text), text);
+        return tree(entry, text(raw, utf8, from, to), redactor);
       }
     } catch (IOException e) {
-      return entry.setMessage(text(raw, utf8, from, to));
+      return message(entry, text(raw, utf8, from, to), redactor);
     }
     if (line.message == null) {
-      return entry.setMessage(text(raw, utf8, from, to));
+      return message(entry, text(raw, utf8, from, to), redactor);
     }
-    entry.setMessage(line.message).setType(line.type).setLevel(line.level);
+    entry.setLevel(line.level);
+    if (line.type instanceof ByteString t) {
+      entry.setTypeBytes(t);
+    } else {
+      entry.setType((String) line.type);
+    }
     if (line.time != null) {
       entry.setTime(Times.timestamp(line.time));
     } else {
@@ -103,14 +114,44 @@ final class LogLines {
     }
     if (line.diagnostic) {
       // Keep what the diagnostic says in full: "@message" carries only its summary.
-      entry.setMessage(line.message + (line.detail.isEmpty() ? "" : ": " + line.detail)
-          + (line.filename.isEmpty() ? "" : " (" + line.filename + " line " + line.line + ")"));
+      message(entry, text(line.message) + (line.detail.isEmpty() ? "" : ": " + line.detail)
+          + (line.filename.isEmpty() ? "" : " (" + line.filename + " line " + line.line + ")"),
+          redactor);
+    } else if (line.message instanceof ByteString m) {
+      entry.setMessageBytes(m);
+    } else {
+      message(entry, (String) line.message, redactor);
     }
-    String address = line.hook ? line.hookAddress : line.changeAddress;
-    if (!address.isEmpty()) {
-      entry.setResourceAddress(address).setAction(line.hook ? line.hookAction : line.changeAction);
+    Object address = line.hook ? line.hookAddress : line.changeAddress;
+    Object action = line.hook ? line.hookAction : line.changeAction;
+    if (address instanceof ByteString a && !a.isEmpty()) {
+      entry.setResourceAddressBytes(a);
+    } else if (address instanceof String a && !a.isEmpty()) {
+      entry.setResourceAddress(a);
+    } else {
+      return entry;
+    }
+    if (action instanceof ByteString a) {
+      entry.setActionBytes(a);
+    } else {
+      entry.setAction((String) action);
     }
     return entry;
+  }
+
+  private static LogEntry.Builder message(LogEntry.Builder entry, String text,
+      Redactor redactor) {
+    return entry.setMessage(redactor == null ? text : redactor.redact(text));
+  }
+
+  private static LogEntry.Builder tree(LogEntry.Builder entry, String text, Redactor redactor) {
+    fromTree(entry.setMessage(text), text);
+    return redactor == null ? entry : message(entry, entry.getMessage(), redactor);
+  }
+
+  /** A string field's value as read: text, or the line's own bytes (see UiLine#value). */
+  private static String text(Object value) {
+    return value instanceof ByteString b ? b.toStringUtf8() : (String) value;
   }
 
   private static String text(String raw, byte[] utf8, int from, int to) {
@@ -286,9 +327,14 @@ final class LogLines {
    * tree reader is sure to give the same entry.
    */
   private static final class UiLine {
-    String message;
+    /** The line's bytes when it is read from them, else null (see {@link #value}). */
+    private final byte[] input;
+    private final int inputFrom;
+    private final int inputTo;
+    // Strings read with value(): text, or a slice of the input (a ByteString).
+    Object message;
     LogLevel level = LogLevel.LOG_LEVEL_INFO;
-    String type = "";
+    Object type = "";
     /** The "@timestamp" read in Terraform's layout; else null and {@link #timestamp} set. */
     Instant time;
     String timestamp = "";
@@ -297,10 +343,41 @@ final class LogLines {
     String filename = "";
     int line;
     boolean hook;
-    String hookAddress = "";
-    String hookAction = "";
-    String changeAddress = "";
-    String changeAction = "";
+    Object hookAddress = "";
+    Object hookAction = "";
+    Object changeAddress = "";
+    Object changeAction = "";
+
+    UiLine(byte[] input, int from, int to) {
+      this.input = input;
+      this.inputFrom = from;
+      this.inputTo = to;
+    }
+
+    /**
+     * The current token's string: when the line is read from its bytes and the string holds no
+     * escape, those very bytes (between its quotes, not copied, not decoded; the parser then
+     * skips the string without decoding it either); else its text. Null if not a string.
+     */
+    private Object value(JsonParser p, JsonToken token) throws IOException {
+      if (token != JsonToken.VALUE_STRING) {
+        return null;
+      }
+      if (input != null) {
+        // The token starts at its opening quote, counted from the start of the line.
+        int start = inputFrom + (int) p.currentTokenLocation().getByteOffset() + 1;
+        for (int i = start; i < inputTo; i++) {
+          byte b = input[i];
+          if (b == '"') {
+            return UnsafeByteOperations.unsafeWrap(input, start, i - start);
+          }
+          if (b == '\\') {
+            break;
+          }
+        }
+      }
+      return p.getText();
+    }
 
     /**
      * Reads the object the line starts with, to its end: a line that is not JSON throws as the
@@ -331,10 +408,10 @@ final class LogLines {
         }
         seen |= field;
         boolean usual = switch (field) {
-          case 1 -> (message = text(p, value)) != null;
+          case 1 -> (message = value(p, value)) != null;
           case 2 -> readLevel(p, value);
           case 4 -> readTime(p, value);
-          case 8 -> (type = text(p, value)) != null;
+          case 8 -> (type = value(p, value)) != null;
           case 16 -> diagnostic = readDiagnostic(p, value);
           case 32 -> hook = readHook(p, value, true);
           default -> readHook(p, value, false);
@@ -445,8 +522,8 @@ final class LogLines {
         return false;
       }
       int seen = 0;
-      String address = "";
-      String action = "";
+      Object address = "";
+      Object action = "";
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String name = p.currentName();
         JsonToken value = p.nextToken();
@@ -456,7 +533,7 @@ final class LogLines {
           }
           seen |= 1;
         } else if (name.equals("action")) {
-          if ((seen & 2) != 0 || (action = text(p, value)) == null) {
+          if ((seen & 2) != 0 || (action = value(p, value)) == null) {
             return false;
           }
           seen |= 2;
@@ -475,17 +552,17 @@ final class LogLines {
     }
 
     /** The "addr" of a "resource" object; "" when it has none; null when unusual. */
-    private static String readAddress(JsonParser p, JsonToken start) throws IOException {
+    private Object readAddress(JsonParser p, JsonToken start) throws IOException {
       if (start != JsonToken.START_OBJECT) {
         return null;
       }
-      String address = "";
+      Object address = "";
       boolean seen = false;
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String name = p.currentName();
         JsonToken value = p.nextToken();
         if (name.equals("addr")) {
-          if (seen || (address = text(p, value)) == null) {
+          if (seen || (address = value(p, value)) == null) {
             return null;
           }
           seen = true;

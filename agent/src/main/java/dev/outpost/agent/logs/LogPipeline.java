@@ -284,9 +284,10 @@ public final class LogPipeline implements AutoCloseable {
     List<LogEntry.Builder> parts = new ArrayList<>();
     boolean split = (line != null ? line.length() : to - from) > MAX_PART_CHARS;
     if (!split) {
-      LogEntry.Builder e = LogLines.parse(stage, stream, line, ascii, from, to, clock.instant());
-      // Decoding JSON can reveal a secret the escaped raw line hid from the first pass.
-      e.setMessage(redactor.redact(e.getMessage()));
+      // With the second redaction pass: decoding JSON can reveal a secret the escaped raw line
+      // hid from the first.
+      LogEntry.Builder e = LogLines.parse(stage, stream, line, ascii, from, to, clock.instant(),
+          redactor);
       if (level != null) {
         e.setLevel(level);
       }

@@ -53,7 +53,7 @@ class LogLinesEquivalenceTest {
       System.arraycopy(bytes, 0, read, before.length, bytes.length);
       System.arraycopy(before, 0, read, before.length + bytes.length, before.length);
       LogEntry fromBytes = LogLines.parse(Stage.STAGE_PLAN, stream, null, read, before.length,
-          before.length + bytes.length, READ_AT).build();
+          before.length + bytes.length, READ_AT, null).build();
       assertThat(fromBytes).as(line).isEqualTo(tree);
     }
   }

@@ -3,6 +3,7 @@ package dev.outpost.agent.logs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.outpost.proto.v1.LogEntry;
+import dev.outpost.proto.v1.LogLevel;
 import dev.outpost.proto.v1.Stage;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -137,19 +138,26 @@ class LogPipelineTest {
    * Lines go on as the bytes they were read as only when those are ASCII and redaction left
    * them alone: what arrives (as the control plane parses it off the wire) is the masked
    * line, never the read bytes with the secret in them, and a line that is not UTF-8 arrives
-   * decoded, with replacement characters, as a valid string.
+   * decoded, with replacement characters, as a valid string. A secret that only a JSON escape
+   * hid from the raw line is masked in the decoded message; a message without escapes travels
+   * as the line's own bytes, with its type, address and action.
    */
   @Test
   void rawLines_onTheWire_areRedactedAndValidUtf8_whateverTheBytesRead() throws Exception {
     String json = "{\"@level\":\"info\",\"@message\":\"token secret-value here\","
         + "\"type\":\"log\"}";
+    String clean = "{\"@level\":\"warn\",\"@message\":\"a.b: Creating...\",\"hook\":{"
+        + "\"resource\":{\"addr\":\"a.b\",\"module\":\"\"},\"action\":\"create\"},"
+        + "\"type\":\"apply_start\"}";
     byte[] bad = {'b', 'a', 'd', ' ', (byte) 0xff, (byte) 0xc3, ' ', 'e', 'n', 'd'};
     java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
     bytes.writeBytes((json + "\n").getBytes(StandardCharsets.UTF_8));
     bytes.writeBytes(bad);
     // The last line has no newline: it is read once the command has ended.
     bytes.writeBytes(("\nété ☃ secret-value\n{\"@message\":\"plain é\",\"type\":\"log\"}\n"
-        + "{\"@message\":\"ascii \\u00e9\",\"type\":\"log\"}\nlast secret-value")
+        + "{\"@message\":\"ascii \\u00e9\",\"type\":\"log\"}\n"
+        + "{\"@message\":\"hidden secret\\u002dvalue\",\"type\":\"log\"}\n" + clean
+        + "\nlast secret-value")
         .getBytes(StandardCharsets.UTF_8));
     Path out = Files.write(tmp.resolve("out"), bytes.toByteArray());
     Path err = Files.writeString(tmp.resolve("err"), "");
@@ -168,10 +176,18 @@ class LogPipelineTest {
     assertThat(wire).extracting(LogEntry::getRaw).containsExactly(
         json.replace("secret-value", Redactor.MASK), "bad \ufffd\ufffd end",
         "été ☃ " + Redactor.MASK, "{\"@message\":\"plain é\",\"type\":\"log\"}",
-        "{\"@message\":\"ascii \\u00e9\",\"type\":\"log\"}", "last " + Redactor.MASK);
+        "{\"@message\":\"ascii \\u00e9\",\"type\":\"log\"}",
+        "{\"@message\":\"hidden secret\\u002dvalue\",\"type\":\"log\"}", clean,
+        "last " + Redactor.MASK);
     assertThat(wire).extracting(LogEntry::getMessage).containsExactly(
         "token " + Redactor.MASK + " here", "bad \ufffd\ufffd end", "été ☃ " + Redactor.MASK,
-        "plain é", "ascii é", "last " + Redactor.MASK);
+        "plain é", "ascii é", "hidden " + Redactor.MASK, "a.b: Creating...",
+        "last " + Redactor.MASK);
+    LogEntry created = wire.get(wire.size() - 2);
+    assertThat(created.getType()).isEqualTo("apply_start");
+    assertThat(created.getResourceAddress()).isEqualTo("a.b");
+    assertThat(created.getAction()).isEqualTo("create");
+    assertThat(created.getLevel()).isEqualTo(LogLevel.LOG_LEVEL_WARN);
   }
 
   /**

@@ -88,18 +88,19 @@ public class LogPipelineBenchmark {
     long sent = 0;
     for (byte[] read : lines) {
       // As the pipeline takes a line read from a file (LogPipeline.addOutput): ASCII bytes with
-      // nothing to mask go on as they are, any other line is decoded and redacted.
+      // nothing to mask go on as they are, any other line is decoded and redacted; parsing
+      // includes the message's second redaction pass where it needs one.
       int high = 0;
       for (byte b : read) {
         high |= b; // the file reader notes this while it looks for the newline
       }
       LogEntry.Builder parsed = high >= 0 && !redactor.occursInAscii(read, 0, read.length)
           ? LogLines.parse(Stage.STAGE_APPLY, LogStream.LOG_STREAM_STDOUT, null, read, 0,
-              read.length, readAt)
+              read.length, readAt, redactor)
           : LogLines.parse(Stage.STAGE_APPLY, LogStream.LOG_STREAM_STDOUT,
-              redactor.redact(new String(read, StandardCharsets.UTF_8)), null, readAt);
-      LogEntry entry = parsed.setMessage(redactor.redact(parsed.getMessage())).setSeq(++seq)
-          .setLineId(0).build();
+              redactor.redact(new String(read, StandardCharsets.UTF_8)), null, 0, 0, readAt,
+              redactor);
+      LogEntry entry = parsed.setSeq(++seq).setLineId(0).build();
       int size = entry.getSerializedSize();
       if (batch.size() == MAX_BATCH_ENTRIES || batchBytes + size > MAX_BATCH_BYTES) {
         sent += send();
