@@ -2,6 +2,7 @@ package dev.outpost.agent.logs;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
@@ -348,6 +349,45 @@ final class LogLines {
     Object changeAddress = "";
     Object changeAction = "";
 
+    /*
+     * Terraform writes the fields of a line, of a hook and of a resource in one order: where a
+     * name is the one expected next, it is matched on the input's bytes instead of being read
+     * and looked up (most of the reader's work on a busy log was reading names).
+     */
+    private static final SerializedString[] LINE_ORDER = names("@level", "@message", "@module",
+        "@timestamp");
+    private static final SerializedString[] HOOK_ORDER = names("resource", "action");
+    private static final SerializedString[] RESOURCE_ORDER = names("addr", "module", "resource",
+        "implied_provider", "resource_type", "resource_name", "resource_key");
+
+    private static SerializedString[] names(String... names) {
+      SerializedString[] out = new SerializedString[names.length];
+      for (int i = 0; i < names.length; i++) {
+        out[i] = new SerializedString(names[i]);
+      }
+      return out;
+    }
+
+    /**
+     * The next field's name in the current object, null at its end: {@code order[at]} is
+     * tried first (at the end of {@code order}, no name is).
+     */
+    private static String nextName(JsonParser p, SerializedString[] order, int at)
+        throws IOException {
+      if (at < order.length) {
+        if (p.nextFieldName(order[at])) {
+          return order[at].getValue();
+        }
+        return p.currentToken() == JsonToken.FIELD_NAME ? p.currentName() : null;
+      }
+      return p.nextToken() == JsonToken.FIELD_NAME ? p.currentName() : null;
+    }
+
+    /** Where {@code order} stands after {@code name}: one on if it was the one expected. */
+    private static int next(SerializedString[] order, int at, String name) {
+      return at < order.length && name.equals(order[at].getValue()) ? at + 1 : order.length;
+    }
+
     UiLine(byte[] input, int from, int to) {
       this.input = input;
       this.inputFrom = from;
@@ -386,8 +426,9 @@ final class LogLines {
     boolean read(JsonParser p) throws IOException {
       p.nextToken(); // the '{' the line starts with
       int seen = 0;
-      while (p.nextToken() == JsonToken.FIELD_NAME) {
-        String name = p.currentName();
+      int at = 0;
+      for (String name; (name = nextName(p, LINE_ORDER, at)) != null; ) {
+        at = next(LINE_ORDER, at, name);
         JsonToken value = p.nextToken();
         int field = switch (name) {
           case "@message" -> 1;
@@ -524,8 +565,9 @@ final class LogLines {
       int seen = 0;
       Object address = "";
       Object action = "";
-      while (p.nextToken() == JsonToken.FIELD_NAME) {
-        String name = p.currentName();
+      int at = 0;
+      for (String name; (name = nextName(p, HOOK_ORDER, at)) != null; ) {
+        at = next(HOOK_ORDER, at, name);
         JsonToken value = p.nextToken();
         if (name.equals("resource")) {
           if ((seen & 1) != 0 || (address = readAddress(p, value)) == null) {
@@ -558,8 +600,9 @@ final class LogLines {
       }
       Object address = "";
       boolean seen = false;
-      while (p.nextToken() == JsonToken.FIELD_NAME) {
-        String name = p.currentName();
+      int at = 0;
+      for (String name; (name = nextName(p, RESOURCE_ORDER, at)) != null; ) {
+        at = next(RESOURCE_ORDER, at, name);
         JsonToken value = p.nextToken();
         if (name.equals("addr")) {
           if (seen || (address = value(p, value)) == null) {
