@@ -395,8 +395,8 @@ final class LogLines {
     }
 
     /**
-     * The current token's string: when the line is read from its bytes and the string holds no
-     * escape, those very bytes (between its quotes, not copied, not decoded; the parser then
+     * The current token's string: when the line is read from its bytes and the string is ASCII
+     * without an escape, those very bytes (between its quotes, not copied, not decoded; the parser then
      * skips the string without decoding it either); else its text. Null if not a string.
      */
     private Object value(JsonParser p, JsonToken token) throws IOException {
@@ -411,8 +411,8 @@ final class LogLines {
           if (b == '"') {
             return UnsafeByteOperations.unsafeWrap(input, start, i - start);
           }
-          if (b == '\\') {
-            break;
+          if (b == '\\' || b < 0) {
+            break; // an escape, or not ASCII (decoded and checked by the parser instead)
           }
         }
       }

@@ -27,8 +27,8 @@ class JvmFlagsTest {
         .filter(l -> !l.startsWith("-Djava.io.tmpdir=")).toList();
 
     assertThat(image).containsExactlyElementsOf(launcher);
-    assertThat(launcher).contains("-XX:+UseSerialGC", "-Xms8m", "-Xmn3m", "-XX:MaxRAMPercentage=25",
-        "-XX:+CrashOnOutOfMemoryError");
+    assertThat(launcher).contains("-XX:+UseSerialGC", "-Xms8m", "-XX:NewSize=3m",
+        "-XX:MaxNewSize=16m", "-XX:MaxRAMPercentage=25", "-XX:+CrashOnOutOfMemoryError");
   }
 
   @Test
