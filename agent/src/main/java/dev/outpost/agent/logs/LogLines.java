@@ -71,7 +71,14 @@ final class LogLines {
    */
   static LogEntry.Builder parse(Stage stage, LogStream stream, String raw, byte[] utf8,
       int from, int to, Instant readAt, Redactor redactor) {
-    LogEntry.Builder entry = base(stage, stream, readAt);
+    LogEntry.Builder entry = entry(stage, stream, raw, utf8, from, to, redactor);
+    // The time the line was read, unless it carries Terraform's own.
+    return entry.hasTime() ? entry : entry.setTime(Times.timestamp(readAt));
+  }
+
+  private static LogEntry.Builder entry(Stage stage, LogStream stream, String raw, byte[] utf8,
+      int from, int to, Redactor redactor) {
+    LogEntry.Builder entry = base(stage, stream);
     boolean json;
     int length;
     if (utf8 != null) {
@@ -159,17 +166,16 @@ final class LogLines {
     return raw != null ? raw : new String(utf8, from, to - from, StandardCharsets.UTF_8);
   }
 
-  /** Stage, stream, the stream's level and the time the line was read. */
-  private static LogEntry.Builder base(Stage stage, LogStream stream, Instant readAt) {
+  /** Stage, stream and the stream's level (the time is set by the caller). */
+  private static LogEntry.Builder base(Stage stage, LogStream stream) {
     return LogEntry.newBuilder().setStage(stage).setStream(stream)
         .setLevel(stream == LogStream.LOG_STREAM_STDERR ? LogLevel.LOG_LEVEL_WARN
-            : LogLevel.LOG_LEVEL_INFO)
-        .setTime(Times.timestamp(readAt));
+            : LogLevel.LOG_LEVEL_INFO);
   }
 
   private static LogEntry.Builder plain(Stage stage, LogStream stream, String raw,
       Instant readAt) {
-    return base(stage, stream, readAt).setRaw(raw).setMessage(raw);
+    return base(stage, stream).setTime(Times.timestamp(readAt)).setRaw(raw).setMessage(raw);
   }
 
   /** The line read as a tree: the reference for what {@link #parse} must give. */
