@@ -358,7 +358,7 @@ final class LogLines {
     /*
      * Terraform writes the fields of a line, of a hook and of a resource in one order: where a
      * name is the one expected next, it is matched on the input's bytes instead of being read
-     * and looked up (most of the reader's work on a busy log was reading names).
+     * and looked up (reading names took about a sixth of the agent's CPU on a busy log).
      */
     private static final SerializedString[] LINE_ORDER = names("@level", "@message", "@module",
         "@timestamp");

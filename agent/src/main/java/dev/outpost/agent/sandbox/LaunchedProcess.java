@@ -182,20 +182,22 @@ final class LaunchedProcess implements SandboxedProcess {
    */
   private void killStragglers() throws InterruptedException {
     if (bubblewrap) {
-      Optional<Long> init = sandboxInit();
-      Optional<ProcStat> before = init.flatMap(ProcStat::read);
-      if (before.isPresent()) {
-        kill();
-        // The kernel kills the namespace's other processes while its init exits, and the init
-        // is a zombie only once they are all gone: wait for that. The init is known by PID and
-        // start time here, as its namespace link may not be readable while it exits.
-        Instant deadline = Instant.now().plus(KILL_WAIT);
-        Pace pace = new Pace(POLL_CAP);
-        while (ProcStat.read(init.get()).filter(s -> s.running()
-            && s.startTime() == before.get().startTime()).isPresent()
-            && Instant.now().isBefore(deadline)) {
-          pace.pause();
-        }
+      sandboxInit();
+      ProcStat init = verifiedInit;
+      if (init == null) {
+        return; // never seen running: the sandbox did not get as far as its init
+      }
+      // The init as last verified, known by PID and start time: once killed (here or by a stop
+      // in another thread) it can no longer be verified, since its namespace link goes while
+      // it exits, yet it still waits for the kernel to kill the namespace's other processes.
+      // It is a zombie only once they are all gone: wait for that.
+      Instant deadline = Instant.now().plus(KILL_WAIT);
+      Pace pace = new Pace(POLL_CAP);
+      while (ProcStat.read(init.pid()).filter(s -> s.running()
+          && s.startTime() == init.startTime()).isPresent()
+          && Instant.now().isBefore(deadline)) {
+        Signals.kill(init.pid());
+        pace.pause();
       }
     } else {
       launched().ifPresent(l -> {
@@ -217,10 +219,19 @@ final class LaunchedProcess implements SandboxedProcess {
     if (pid.isEmpty() || namespace.isEmpty()) {
       return Optional.empty();
     }
-    boolean same = ProcStat.read(pid.get()).filter(ProcStat::running).isPresent()
-        && ProcStat.pidNamespace(pid.get()).equals(namespace);
+    Optional<ProcStat> stat = ProcStat.read(pid.get()).filter(ProcStat::running);
+    boolean same = stat.isPresent() && ProcStat.pidNamespace(pid.get()).equals(namespace);
+    if (same) {
+      verifiedInit = stat.get();
+    }
     return same ? pid : Optional.empty();
   }
+
+  /**
+   * The sandbox's init as {@link #sandboxInit} last verified it (PID and start time, so never
+   * a reused PID), or null.
+   */
+  private volatile ProcStat verifiedInit;
 
   private Optional<Long> waitForGroup() {
     try {

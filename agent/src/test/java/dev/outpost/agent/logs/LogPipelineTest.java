@@ -139,8 +139,8 @@ class LogPipelineTest {
    * them alone: what arrives (as the control plane parses it off the wire) is the masked
    * line, never the read bytes with the secret in them, and a line that is not UTF-8 arrives
    * decoded, with replacement characters, as a valid string. A secret that only a JSON escape
-   * hid from the raw line is masked in the decoded message; a message without escapes travels
-   * as the line's own bytes, with its type, address and action.
+   * hid from the raw line is masked in the decoded message; a line without escapes (whose
+   * message, type, address and action are taken from its own bytes) arrives with all four.
    */
   @Test
   void rawLines_onTheWire_areRedactedAndValidUtf8_whateverTheBytesRead() throws Exception {

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -131,6 +132,24 @@ class SandboxedProcessTest {
 
     assertThat(p.stop(Duration.ZERO)).contains(0);
     ProcessLeaks.assertNoneLeft(specs.marker);
+  }
+
+  /**
+   * A stop that finds the sandbox already being killed (by a stop in another thread, as when a
+   * stage times out while the command ends) still returns only once everything inside is gone:
+   * the exiting init can no longer be verified by its namespace, but it is still known.
+   */
+  @Test
+  void stop_whileTheSandboxIsBeingKilled_returnsOnceNothingIsLeft() throws Exception {
+    SandboxSpec spec = specs().shell("sleep 1000 & echo done");
+    SandboxedProcess p = sandbox("bubblewrap").start(spec);
+    assertThat(p.waitFor(Duration.ofSeconds(20))).contains(0);
+    assertThat(ProcessLeaks.matching(specs.marker)).anyMatch(l -> l.contains("sleep 1000"));
+
+    p.kill(); // the other stop's kill: the init now exits, and the kernel empties its namespace
+    assertThat(p.stop(Duration.ZERO)).contains(0);
+    // At once, not eventually: the caller reports the job over when stop returns.
+    assertThat(ProcessLeaks.matching(specs.marker)).isEmpty();
   }
 
   @ParameterizedTest
