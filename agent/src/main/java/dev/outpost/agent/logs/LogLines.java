@@ -303,7 +303,7 @@ final class LogLines {
     return value;
   }
 
-  /** The level named by {@code c[from, from + n)}, as {@link #level(String)} reads it. */
+  /** The level named by {@code c[from, from + n)}: "trace", "debug", "warn", "error", else info. */
   private static LogLevel level(char[] c, int from, int n) {
     return switch (n) {
       case 4 -> c[from] == 'w' && c[from + 1] == 'a' && c[from + 2] == 'r' && c[from + 3] == 'n'
@@ -319,13 +319,7 @@ final class LogLines {
   }
 
   private static LogLevel level(String level) {
-    return switch (level) {
-      case "trace" -> LogLevel.LOG_LEVEL_TRACE;
-      case "debug" -> LogLevel.LOG_LEVEL_DEBUG;
-      case "warn" -> LogLevel.LOG_LEVEL_WARN;
-      case "error" -> LogLevel.LOG_LEVEL_ERROR;
-      default -> LogLevel.LOG_LEVEL_INFO;
-    };
+    return level(level.toCharArray(), 0, level.length());
   }
 
   /**

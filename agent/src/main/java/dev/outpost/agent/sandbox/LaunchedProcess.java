@@ -182,7 +182,7 @@ final class LaunchedProcess implements SandboxedProcess {
    */
   private void killStragglers() throws InterruptedException {
     if (bubblewrap) {
-      sandboxInit();
+      sandboxInit(); // verifies the init if it still can (and so remembers it)
       ProcStat init = verifiedInit;
       if (init == null) {
         return; // never seen running: the sandbox did not get as far as its init
@@ -190,13 +190,14 @@ final class LaunchedProcess implements SandboxedProcess {
       // The init as last verified, known by PID and start time: once killed (here or by a stop
       // in another thread) it can no longer be verified, since its namespace link goes while
       // it exits, yet it still waits for the kernel to kill the namespace's other processes.
-      // It is a zombie only once they are all gone: wait for that.
+      // It is a zombie only once they are all gone: kill it once, and wait for that.
+      if (!initRunning(init)) {
+        return;
+      }
+      Signals.kill(init.pid());
       Instant deadline = Instant.now().plus(KILL_WAIT);
       Pace pace = new Pace(POLL_CAP);
-      while (ProcStat.read(init.pid()).filter(s -> s.running()
-          && s.startTime() == init.startTime()).isPresent()
-          && Instant.now().isBefore(deadline)) {
-        Signals.kill(init.pid());
+      while (initRunning(init) && Instant.now().isBefore(deadline)) {
         pace.pause();
       }
     } else {
@@ -232,6 +233,12 @@ final class LaunchedProcess implements SandboxedProcess {
    * a reused PID), or null.
    */
   private volatile ProcStat verifiedInit;
+
+  /** That process is still running (not a zombie, and not a later one with its PID). */
+  private static boolean initRunning(ProcStat init) {
+    return ProcStat.read(init.pid())
+        .filter(s -> s.running() && s.startTime() == init.startTime()).isPresent();
+  }
 
   private Optional<Long> waitForGroup() {
     try {
