@@ -219,9 +219,26 @@ class SandboxEscapeTest {
     row("fork bomb: " + BOMB + " x sleep (pids.max 64)",
         "for i in $(seq " + BOMB + "); do sleep 60 & done; echo spawned",
         spec -> {
-          long running = ProcessLeaks.matching(specs.marker).stream()
-              .filter(l -> l.contains("sleep 60")).count();
-          return running >= BOMB ? running + " running" : null;
+          // The script ends once every child is forked, but a child shows as "sleep 60" only
+          // once it has run exec: count until all are there or the count stops growing.
+          long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+          long last = -1;
+          long steadySince = System.nanoTime();
+          while (true) {
+            long running = ProcessLeaks.matching(specs.marker).stream()
+                .filter(l -> l.contains("sleep 60")).count();
+            long now = System.nanoTime();
+            if (running >= BOMB) {
+              return running + " running";
+            }
+            if (running != last) {
+              last = running;
+              steadySince = now;
+            } else if (now - steadySince > Duration.ofMillis(500).toNanos() || now > deadline) {
+              return null;
+            }
+            Thread.sleep(50);
+          }
         });
   }
 
