@@ -1,12 +1,7 @@
 package dev.outpost.agent.job;
 
-import java.io.IOException;
-import java.nio.file.FileVisitResult;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
+import dev.outpost.agent.workspace.Trees;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 
 /**
@@ -44,33 +39,8 @@ final class DiskBudget {
 
   /** Bytes in use below dir, each entry rounded up to whole blocks; entries vanishing meanwhile are skipped. */
   static long usage(Path dir) {
-    long[] total = {0};
-    try {
-      Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-        @Override
-        public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) {
-          total[0] += BLOCK;
-          return FileVisitResult.CONTINUE;
-        }
-
-        @Override
-        public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-          total[0] += Math.max(BLOCK, (attrs.size() + BLOCK - 1) / BLOCK * BLOCK);
-          return FileVisitResult.CONTINUE;
-        }
-
-        @Override
-        public FileVisitResult visitFileFailed(Path file, IOException e) {
-          return FileVisitResult.CONTINUE; // deleted during the walk, or unreadable: not ours
-        }
-      });
-    } catch (NoSuchFileException e) {
-      return 0;
-    } catch (IOException e) {
-      // walkFileTree reports per-entry failures to the visitor; this is the root itself
-      return total[0];
-    }
-    return total[0];
+    return Trees.sum(dir, attrs -> attrs.isDirectory() ? BLOCK
+        : Math.max(BLOCK, (attrs.size() + BLOCK - 1) / BLOCK * BLOCK));
   }
 
   private static long mib(long bytes) {

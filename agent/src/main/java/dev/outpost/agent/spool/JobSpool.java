@@ -1,6 +1,7 @@
 package dev.outpost.agent.spool;
 
 import dev.outpost.agent.logs.LogJournal;
+import dev.outpost.agent.workspace.Trees;
 import dev.outpost.proto.v1.CompleteJobRequest;
 import dev.outpost.proto.v1.JobAssignment;
 import dev.outpost.proto.v1.PayloadKind;
@@ -107,24 +108,14 @@ public final class JobSpool {
     return found;
   }
 
-  /** Bytes the job records and refused results take in the state directory. */
-  public static long usage(Path stateDir) throws IOException {
+  /**
+   * Bytes the job records and refused results take in the state directory. Records removed
+   * while they are counted (another job's, once delivered) are left out, not an error.
+   */
+  public static long usage(Path stateDir) {
     long total = 0;
     for (String area : List.of(JOBS, REFUSED)) {
-      Path dir = stateDir.resolve(area);
-      if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-        continue;
-      }
-      try (var files = Files.walk(dir)) {
-        total += files.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
-            .mapToLong(p -> {
-              try {
-                return Files.size(p);
-              } catch (IOException e) {
-                return 0; // removed while counted
-              }
-            }).sum();
-      }
+      total += Trees.sum(stateDir.resolve(area), attrs -> attrs.isRegularFile() ? attrs.size() : 0);
     }
     return total;
   }
@@ -243,7 +234,7 @@ public final class JobSpool {
   }
 
   private static void deleteTree(Path dir) throws IOException {
-    dev.outpost.agent.workspace.Trees.deleteRecursively(dir);
+    Trees.deleteRecursively(dir);
   }
 
   @Override

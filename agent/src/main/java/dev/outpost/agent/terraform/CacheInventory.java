@@ -153,11 +153,9 @@ final class CacheInventory {
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 
-  private static long size(Path dir) throws IOException {
-    try (Stream<Path> files = Files.walk(dir)) {
-      return files.filter(f -> Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS))
-          .mapToLong(f -> f.toFile().length()).sum();
-    }
+  private static long size(Path dir) {
+    return dev.outpost.agent.workspace.Trees.sum(dir,
+        attrs -> attrs.isRegularFile() ? attrs.size() : 0);
   }
 
   private static String key(Path relative) {

@@ -92,6 +92,53 @@ class JobSpoolTest {
   }
 
   @Test
+  void usage_isTheBytesOfEveryRecordAndRefusedResult() throws Exception {
+    JobSpool kept = JobSpool.create(state, assignment("job-1"));
+    Files.write(kept.dir().resolve("extra"), new byte[5000]);
+    JobSpool.create(state, assignment("job-2")).setAside();
+    long expected = 5000 + 2L * assignment("job-1").toByteArray().length;
+
+    assertThat(JobSpool.usage(state)).isEqualTo(expected);
+  }
+
+  /**
+   * Another job's record is deleted once its result is delivered, while a starting job counts
+   * the spool: the count must leave the vanishing files out, not fail the job.
+   */
+  @Test
+  void usage_whileAnotherRecordIsBeingDeleted_countsWhatIsLeft() throws Exception {
+    JobSpool kept = JobSpool.create(state, assignment("job-kept"));
+    long keptBytes = JobSpool.usage(state);
+    java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicInteger deleted = new java.util.concurrent.atomic.AtomicInteger();
+    Thread churn = new Thread(() -> {
+      try {
+        for (int i = 0; !done.get(); i++) {
+          JobSpool gone = JobSpool.create(state, assignment("job-" + i));
+          for (int f = 0; f < 200; f++) {
+            Files.write(gone.dir().resolve("f" + f), new byte[10]);
+          }
+          gone.delete();
+          deleted.incrementAndGet();
+        }
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    });
+    churn.start();
+    try {
+      // Enough walks to overlap many deletions: the first failure ends the test.
+      while (deleted.get() < 100) {
+        assertThat(JobSpool.usage(state)).isGreaterThanOrEqualTo(keptBytes);
+      }
+    } finally {
+      done.set(true);
+      churn.join();
+    }
+    assertThat(kept.dir()).exists();
+  }
+
+  @Test
   void aJobIdThatIsNoSafeName_isRefused() {
     assertThatThrownBy(() -> JobSpool.create(state, assignment("../escape")))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("safe");
