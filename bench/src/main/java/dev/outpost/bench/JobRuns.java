@@ -77,9 +77,8 @@ public final class JobRuns {
   /**
    * How much to run.
    *
-   * @param runs alternating runs per overhead comparison; half of them (at least one) for the
-   *     throughput comparison, whose ratio varies most from run to run on a noisy machine, and
-   *     a third for the concurrency comparison
+   * @param runs alternating runs per overhead and throughput comparison, and a third of them
+   *     (at least one) for the concurrency comparison
    * @param lines lines printed by the throughput run
    * @param latencySeconds how long lines are printed at 5,000 per second for the latency run
    * @param concurrent jobs at once in the concurrency run
@@ -139,7 +138,7 @@ public final class JobRuns {
       Path flood = write("flood", printing("print \"line $_\\n\" for 1.." + lines + ";"));
       ObjectNode throughput = out.putObject("logThroughput");
       throughput.put("lines", lines);
-      compare(throughput, flood, true, Math.max(1, runs / 2), job -> {
+      compare(throughput, flood, true, runs, job -> {
         int[] seen = new int[lines + 1];
         int lost = 0;
         int doubled = 0;
