@@ -217,7 +217,8 @@ final class RunCommand implements Callable<Integer> {
       return expiry == null ? Double.NaN : expiry.getEpochSecond();
     }).description("When the client certificate expires (Unix seconds)").baseUnit("seconds")
         .register(Metrics.globalRegistry);
-    Gauge.builder("outpost.spool.size", stateDir, JobSpool::usage).description("Bytes held by job records: spooled and refused results").baseUnit("bytes")
+    Gauge.builder("outpost.spool.size", stateDir, JobSpool::usage)
+        .description("Bytes held by job records: spooled and refused results").baseUnit("bytes")
         .register(Metrics.globalRegistry);
   }
 

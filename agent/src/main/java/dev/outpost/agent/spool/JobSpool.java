@@ -115,7 +115,8 @@ public final class JobSpool {
   public static long usage(Path stateDir) {
     long total = 0;
     for (String area : List.of(JOBS, REFUSED)) {
-      total += Trees.sum(stateDir.resolve(area), attrs -> attrs.isRegularFile() ? attrs.size() : 0);
+      total += Trees.sum(stateDir.resolve(area),
+          attrs -> attrs.isRegularFile() ? attrs.size() : 0);
     }
     return total;
   }

@@ -1,5 +1,6 @@
 package dev.outpost.agent.terraform;
 
+import dev.outpost.agent.workspace.Trees;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;
@@ -154,8 +155,7 @@ final class CacheInventory {
   }
 
   private static long size(Path dir) {
-    return dev.outpost.agent.workspace.Trees.sum(dir,
-        attrs -> attrs.isRegularFile() ? attrs.size() : 0);
+    return Trees.sum(dir, attrs -> attrs.isRegularFile() ? attrs.size() : 0);
   }
 
   private static String key(Path relative) {

@@ -9,10 +9,14 @@ import dev.outpost.proto.v1.JobOutcome;
 import dev.outpost.proto.v1.LeaseRef;
 import dev.outpost.proto.v1.PayloadKind;
 import dev.outpost.proto.v1.Variable;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -109,8 +113,8 @@ class JobSpoolTest {
   void usage_whileAnotherRecordIsBeingDeleted_countsWhatIsLeft() throws Exception {
     JobSpool kept = JobSpool.create(state, assignment("job-kept"));
     long keptBytes = JobSpool.usage(state);
-    java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
-    java.util.concurrent.atomic.AtomicInteger deleted = new java.util.concurrent.atomic.AtomicInteger();
+    AtomicBoolean done = new AtomicBoolean();
+    AtomicInteger deleted = new AtomicInteger();
     Thread churn = new Thread(() -> {
       try {
         for (int i = 0; !done.get(); i++) {
@@ -121,20 +125,22 @@ class JobSpoolTest {
           gone.delete();
           deleted.incrementAndGet();
         }
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException(e);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
       }
     });
     churn.start();
     try {
       // Enough walks to overlap many deletions: the first failure ends the test.
-      while (deleted.get() < 100) {
+      while (deleted.get() < 100 && churn.isAlive()) {
         assertThat(JobSpool.usage(state)).isGreaterThanOrEqualTo(keptBytes);
       }
     } finally {
       done.set(true);
       churn.join();
     }
+    assertThat(deleted).as("records created and deleted meanwhile")
+        .hasValueGreaterThanOrEqualTo(100);
     assertThat(kept.dir()).exists();
   }
 
