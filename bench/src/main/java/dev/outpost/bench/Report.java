@@ -210,10 +210,13 @@ public final class Report {
           + "of CPU per 200,000 lines (reading, redaction check and JSON parse about half, "
           + "batching and serializing, TLS and HTTP/2 the rest) and the co-located control "
           + "plane 0.75 to 1.5 s with the harness's JVM flags (0.8 to 3.4 s with the JVM's "
-          + "defaults). Pairs of runs spread from 0.92 to 1.27 within one run, and whole runs "
+          + "defaults). Pairs of runs spread from 0.92 to 1.36 within one run, and whole runs "
           + "from 1.06 to 1.2. What would fix it: the control plane on another machine, a "
-          + "machine where work beside Terraform does not slow it, and less CPU per line (one "
-          + "JSON parser over a whole read instead of one per line; fewer objects per entry).",
+          + "machine where work beside Terraform does not slow it, and less CPU per line. A "
+          + "profile of the agent in a flood shows no single hotspot: the reader's newline "
+          + "scan (15% of samples; eight bytes at a time would help), protobuf checking again "
+          + "that each string field is UTF-8 (7%; the raw line as bytes in the protocol would "
+          + "end it), one JSON parser per line where one per read would do.",
       "log latency", "The median is the journal checkpoint interval (a batch goes out at most "
           + "every 25 ms) plus a gRPC round trip. Longer runs have shown stalls of 100 to 200 "
           + "ms: the serial collector's old-generation collections (entries waiting for their "
