@@ -396,8 +396,9 @@ final class LogLines {
 
     /**
      * The current token's string: when the line is read from its bytes and the string is ASCII
-     * without an escape, those very bytes (between its quotes, not copied, not decoded; the parser then
-     * skips the string without decoding it either); else its text. Null if not a string.
+     * without an escape, those very bytes (between its quotes, not copied, not decoded; the
+     * parser then skips the string without decoding it either); else its text. Null if not a
+     * string.
      */
     private Object value(JsonParser p, JsonToken token) throws IOException {
       if (token != JsonToken.VALUE_STRING) {

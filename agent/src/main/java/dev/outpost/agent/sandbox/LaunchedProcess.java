@@ -29,6 +29,12 @@ final class LaunchedProcess implements SandboxedProcess {
   /** Likewise the pid file, written once at launch. */
   private volatile long[] launched;
 
+  /**
+   * The sandbox's init as {@link #sandboxInit} last verified it (PID and start time, so never
+   * a reused PID), or null.
+   */
+  private volatile ProcStat verifiedInit;
+
   LaunchedProcess(ControlFiles files, String sandboxName) {
     this.files = files;
     this.bubblewrap = Bubblewrap.NAME.equals(sandboxName);
@@ -227,12 +233,6 @@ final class LaunchedProcess implements SandboxedProcess {
     }
     return same ? pid : Optional.empty();
   }
-
-  /**
-   * The sandbox's init as {@link #sandboxInit} last verified it (PID and start time, so never
-   * a reused PID), or null.
-   */
-  private volatile ProcStat verifiedInit;
 
   /** That process is still running (not a zombie, and not a later one with its PID). */
   private static boolean initRunning(ProcStat init) {
