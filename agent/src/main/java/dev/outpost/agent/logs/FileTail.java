@@ -1,7 +1,10 @@
 package dev.outpost.agent.logs;
 
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -21,6 +24,12 @@ final class FileTail {
   interface LineSink {
     void line(byte[] bytes, int from, int to, boolean ascii, long start, long end);
   }
+
+  private static final VarHandle LONGS =
+      MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+  private static final long NEWLINES = 0x0a0a0a0a0a0a0a0aL;
+  private static final long LOW_SEVEN = 0x7f7f7f7f7f7f7f7fL;
+  private static final long HIGH_BITS = 0x8080808080808080L;
 
   private final Path file;
   private long offset;
@@ -68,21 +77,7 @@ final class FileTail {
       byte[] data = new byte[partial.length + n];
       System.arraycopy(partial, 0, data, 0, partial.length);
       System.arraycopy(buffer.array(), 0, data, partial.length, n);
-      int start = 0;
-      int high = 0; // the bits of every byte of the line so far: bit 7 set means not ASCII
-      for (int i = 0; i < data.length; i++) {
-        byte b = data[i];
-        if (b == '\n') {
-          int stop = i > start && data[i - 1] == '\r' ? i - 1 : i;
-          long lineStart = offset;
-          offset += i + 1 - start;
-          sink.line(data, start, stop, high >= 0, lineStart, offset);
-          start = i + 1;
-          high = 0;
-        } else {
-          high |= b;
-        }
-      }
+      int start = scan(data, sink);
       partial = java.util.Arrays.copyOfRange(data, start, data.length);
     }
     if (end && finished && partial.length > 0) {
@@ -93,6 +88,52 @@ final class FileTail {
       sink.line(last, 0, last.length, ascii(last), lineStart, offset);
     }
     return end;
+  }
+
+  /**
+   * Hands every line of {@code data} that ends in a newline to the sink (advancing the offset)
+   * and returns where the rest starts. Eight bytes are looked at a time: a word with no
+   * newline only adds its bits to the line's, and a word with one gives its position at once.
+   */
+  private int scan(byte[] data, LineSink sink) {
+    int start = 0;
+    int i = 0;
+    long high = 0; // the bits of every byte of the line so far: bit 7 of a byte: not ASCII
+    for (int last = data.length - Long.BYTES; i <= last; ) {
+      long word = (long) LONGS.get(data, i);
+      long x = word ^ NEWLINES;
+      // Bit 7 of each byte of x: set when that byte of x is not zero (no carry crosses bytes).
+      long newlines = ~(((x & LOW_SEVEN) + LOW_SEVEN) | x | LOW_SEVEN);
+      if (newlines == 0) {
+        high |= word;
+        i += Long.BYTES;
+        continue;
+      }
+      int before = Long.numberOfTrailingZeros(newlines) >>> 3; // bytes before the newline
+      high |= word & ((1L << (before << 3)) - 1);
+      start = line(data, start, i + before, (high & HIGH_BITS) == 0, sink);
+      high = 0;
+      i = start;
+    }
+    for (; i < data.length; i++) {
+      byte b = data[i];
+      if (b == '\n') {
+        start = line(data, start, i, (high & HIGH_BITS) == 0, sink);
+        high = 0;
+      } else {
+        high |= b;
+      }
+    }
+    return start;
+  }
+
+  /** The line {@code data[start, newline)}; returns where the next one starts. */
+  private int line(byte[] data, int start, int newline, boolean ascii, LineSink sink) {
+    int stop = newline > start && data[newline - 1] == '\r' ? newline - 1 : newline;
+    long lineStart = offset;
+    offset += newline + 1 - start;
+    sink.line(data, start, stop, ascii, lineStart, offset);
+    return newline + 1;
   }
 
   private static boolean ascii(byte[] bytes) {

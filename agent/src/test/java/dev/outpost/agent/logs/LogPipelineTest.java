@@ -88,6 +88,28 @@ class LogPipelineTest {
   }
 
   @Test
+  void whileOutputFlows_whetherTheCommandEndedIsNotAsked() throws Exception {
+    // 2 MiB: eight reads or more (a look reads up to 256 KiB). The command has ended from the
+    // start, but that is asked only when a look finds nothing new: once before the first read,
+    // once after the last.
+    StringBuilder text = new StringBuilder();
+    for (int i = 1; text.length() < (2 << 20); i++) {
+      text.append("{\"@message\":\"line ").append(i).append("\",\"type\":\"log\"}\n");
+    }
+    long lines = text.chars().filter(c -> c == '\n').count();
+    Path out = Files.writeString(tmp.resolve("out"), text);
+    Path err = Files.writeString(tmp.resolve("err"), "");
+    AtomicInteger asked = new AtomicInteger();
+    StoringSink sink = new StoringSink();
+    try (LogPipeline pipeline = pipeline(sink, new Redactor(List.of()))) {
+      pipeline.follow(Stage.STAGE_APPLY, out, err, () -> asked.incrementAndGet() > 0);
+      assertThat(pipeline.awaitDelivered(Duration.ofSeconds(30))).isTrue();
+    }
+    assertThat(sink.stored).hasSize((int) lines);
+    assertThat(asked).hasValue(2);
+  }
+
+  @Test
   void afterFailedSends_everyLineIsStoredOnce_inOrder() throws Exception {
     StringBuilder text = new StringBuilder();
     for (int i = 1; i <= 5000; i++) {
