@@ -213,7 +213,7 @@ public final class Report {
           + "harness's JVM flags. That is a fifth less than before the reader found newlines "
           + "eight bytes at a time, the entries' text stopped being checked for UTF-8 again "
           + "and a checkpoint waited for a full batch; the ratio did not move beyond the noise: "
-          + "pairs of runs spread from 0.91 to 1.51 within one run, and whole runs from 1.06 "
+          + "pairs of runs spread from 0.91 to 1.51 within one run, and whole runs from 1.05 "
           + "to 1.2. What would fix it: the control plane on another machine, a machine where "
           + "work beside Terraform does not slow it, and much less CPU per line, mostly in "
           + "reading the JSON (C2's code reads the same log with 40% less CPU, but over eight "
