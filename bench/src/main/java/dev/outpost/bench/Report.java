@@ -219,10 +219,11 @@ public final class Report {
           + "reading the JSON (C2's code reads the same log with 40% less CPU, but over eight "
           + "applies C2 was still compiling in each, for as much CPU in all).",
       "log latency", "The median is the journal checkpoint interval (a batch goes out at most "
-          + "every 25 ms) plus a gRPC round trip. Longer runs have shown stalls of 100 to 200 "
-          + "ms: the serial collector's old-generation collections (entries waiting for their "
-          + "acknowledgement get promoted) and CPU shared with the co-located control plane are "
-          + "the suspects; a GC log of the latency run would tell.",
+          + "every 25 ms) plus a gRPC round trip. Stalls of 150 to 265 ms came from the "
+          + "co-located control plane's young collections (they copy every entry it stored "
+          + "since the last one), which JobRuns now has run between the timed runs; a stall "
+          + "left is something else: GC logs of the agent and the harness during the latency "
+          + "run would tell (-Xlog:gc in BENCH_JVM_FLAGS and BENCH_HARNESS_JVM_FLAGS).",
       "agent RSS", "Class metadata: some 6,200 classes (gRPC, Netty, the JDK's TLS, logback, "
           + "Micrometer, Bouncy Castle's PEM reader) take about 35 MiB, a CDS archive or not. "
           + "What would fix it: fewer classes at start (the JDK's own PEM reading for plain "
