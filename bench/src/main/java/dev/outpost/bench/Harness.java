@@ -72,7 +72,11 @@ final class Harness implements AutoCloseable {
     StubServer.Config config = StubServer.Config.of(new InetSocketAddress("127.0.0.1", 0),
         new InetSocketAddress("127.0.0.1", 0), pki, token, ControlPlane.Settings.defaults(),
         1L << 30);
-    server = StubServer.start(config, observed(new MemoryStore()), Clock.systemUTC());
+    // The control plane's threads run at idle priority (see IdleThreads), the harness's own
+    // (the timings, the bare scripts) at normal priority like the agent and Terraform.
+    IdleThreads.check();
+    server = StubServer.start(config, observed(new MemoryStore()), Clock.systemUTC(),
+        new IdleThreads("control-plane"));
     admin = new AdminClient("127.0.0.1:" + server.adminAddress().getPort(), token);
     admin.blocking(10).createOrg(CreateOrgRequest.newBuilder().setName(ORG).build());
     String key = admin.blocking(10).createKey(CreateKeyRequest.newBuilder().setOrg(ORG)

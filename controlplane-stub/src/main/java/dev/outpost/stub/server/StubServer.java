@@ -8,14 +8,19 @@ import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,13 +70,35 @@ public final class StubServer implements AutoCloseable {
   private final Server agentServer;
   private final Server adminServer;
   private final ScheduledExecutorService expiryChecks;
+  /** The servers' own threads when they were given a ThreadFactory, else null. */
+  private final Threads threads;
 
   private StubServer(ControlPlane plane, Server agentServer, Server adminServer,
-      ScheduledExecutorService expiryChecks) {
+      ScheduledExecutorService expiryChecks, Threads threads) {
     this.plane = plane;
     this.agentServer = agentServer;
     this.adminServer = adminServer;
     this.expiryChecks = expiryChecks;
+    this.threads = threads;
+  }
+
+  /** Event loops and the executor of both listeners, all made by one ThreadFactory. */
+  private record Threads(EventLoopGroup boss, EventLoopGroup workers, ExecutorService calls) {
+    static Threads of(ThreadFactory factory) {
+      return new Threads(new NioEventLoopGroup(1, factory), new NioEventLoopGroup(0, factory),
+          Executors.newCachedThreadPool(factory));
+    }
+
+    NettyServerBuilder apply(NettyServerBuilder builder) {
+      return builder.bossEventLoopGroup(boss).workerEventLoopGroup(workers)
+          .channelType(NioServerSocketChannel.class).executor(calls);
+    }
+
+    void shutdown() {
+      calls.shutdown();
+      boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
   }
 
   /**
@@ -81,6 +108,16 @@ public final class StubServer implements AutoCloseable {
    * @throws IllegalArgumentException when an issuer is bound to two organizations
    */
   public static StubServer start(Config config, Store store, Clock clock) throws IOException {
+    return start(config, store, clock, null);
+  }
+
+  /**
+   * As above, with every thread of both listeners (event loops and the calls' executor) made
+   * by {@code threadFactory} instead of taken from gRPC's shared pools (null: those pools).
+   * The benchmarks host the control plane this way, in threads of their choosing.
+   */
+  public static StubServer start(Config config, Store store, Clock clock,
+      ThreadFactory threadFactory) throws IOException {
     TransportFailures.install();
     ControlPlane plane = new ControlPlane(store, clock, config.settings());
     IssuerBindings bindings = IssuerBindings.load(config.issuerOrgs());
@@ -93,7 +130,15 @@ public final class StubServer implements AutoCloseable {
     // Messages stay small by design (payloads travel in 1 MiB chunks); the limit only guards
     // against a peer sending one huge message.
     int maxMessage = 8 << 20;
-    Server agentServer = NettyServerBuilder.forAddress(config.agentListen())
+    Threads threads = threadFactory == null ? null : Threads.of(threadFactory);
+    NettyServerBuilder agentBuilder = NettyServerBuilder.forAddress(config.agentListen());
+    NettyServerBuilder adminBuilder = NettyServerBuilder.forAddress(config.adminListen(),
+        InsecureServerCredentials.create());
+    if (threads != null) {
+      threads.apply(agentBuilder);
+      threads.apply(adminBuilder);
+    }
+    Server agentServer = agentBuilder
         .sslContext(TlsContexts.server(config, bindings))
         .addService(ServerInterceptors.intercept(
             new ProvisionerService(plane, config.maxPayloadBytes()),
@@ -109,18 +154,20 @@ public final class StubServer implements AutoCloseable {
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .build();
-    Server adminServer = NettyServerBuilder.forAddress(config.adminListen(),
-            InsecureServerCredentials.create())
+    Server adminServer = adminBuilder
         .addService(ServerInterceptors.intercept(
             new AdminService(plane, revocations, config.maxPayloadBytes()),
             new AdminAuthInterceptor(config.adminToken())))
         .maxInboundMessageSize(maxMessage)
         .build();
-    agentServer.start();
     try {
+      agentServer.start();
       adminServer.start();
     } catch (IOException e) {
       agentServer.shutdownNow();
+      if (threads != null) {
+        threads.shutdown();
+      }
       throw e;
     }
     ScheduledExecutorService expiryChecks = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -139,7 +186,7 @@ public final class StubServer implements AutoCloseable {
     }, 1, 1, TimeUnit.SECONDS);
     log.info("listening for agents on {} (TLS {}+), admin on {}", agentServer.getListenSockets(),
         config.tlsMin(), adminServer.getListenSockets());
-    return new StubServer(plane, agentServer, adminServer, expiryChecks);
+    return new StubServer(plane, agentServer, adminServer, expiryChecks, threads);
   }
 
   public ControlPlane plane() {
@@ -177,6 +224,10 @@ public final class StubServer implements AutoCloseable {
       Thread.currentThread().interrupt();
       agentServer.shutdownNow();
       adminServer.shutdownNow();
+    } finally {
+      if (threads != null) {
+        threads.shutdown();
+      }
     }
   }
 }

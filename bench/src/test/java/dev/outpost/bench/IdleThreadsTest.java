@@ -1,0 +1,29 @@
+package dev.outpost.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/** The control plane's threads in the benchmarks really run in SCHED_IDLE; others do not. */
+class IdleThreadsTest {
+  @Test
+  void aThreadOfTheFactoryRunsInTheIdleClass_itsCreatorDoesNot() throws Exception {
+    IdleThreads.check();
+    CompletableFuture<Integer> policy = new CompletableFuture<>();
+    Thread t = new IdleThreads("idle-test").newThread(() -> {
+      try {
+        policy.complete(IdleThreads.currentPolicy());
+      } catch (Exception e) {
+        policy.completeExceptionally(e);
+      }
+    });
+    t.start();
+    t.join();
+
+    assertThat(policy.get()).isEqualTo(IdleThreads.SCHED_IDLE);
+    // Only the new thread moved: the harness's own threads (timings, bare scripts) stay as
+    // they were, and so do the processes they start.
+    assertThat(IdleThreads.currentPolicy()).isNotEqualTo(IdleThreads.SCHED_IDLE);
+  }
+}
