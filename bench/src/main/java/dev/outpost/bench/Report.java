@@ -192,32 +192,30 @@ public final class Report {
   private static final Map<String, String> WHY_NOT = Map.of(
       "overhead per job: apply", "Terraform itself runs slower beside the agent: on this "
           + "virtual machine any CPU used beside Terraform slows it (see log throughput), and "
-          + "the control plane runs on the same two cores here. Each command also costs a "
-          + "process spawn and a cgroup move (an RCU grace period, about 8 ms on a cgroup v1 "
-          + "host), and the result a spool and two calls. What would fix it: a launcher kept "
-          + "inside the job's cgroup, so that commands start there without moving (cgroup v2: "
-          + "CLONE_INTO_CGROUP); the state inside CompleteJob when small.",
+          + "the control plane runs on the same two cores here (in the idle class). Each "
+          + "command also costs a process spawn and a cgroup move (an RCU grace period, about "
+          + "8 ms on a cgroup v1 host), and the result a spool and two calls. What would fix "
+          + "it: a launcher kept inside the job's cgroup, so that commands start there without "
+          + "moving (cgroup v2: CLONE_INTO_CGROUP); the state inside CompleteJob when small.",
       "overhead per job: plan of the AWS", "As for the small configuration: CPU taken from "
           + "Terraform and its provider on two cores, and a spawn and cgroup move per command.",
       "dispatch latency", "The job's setup (spool, job directory, variables) and the launch "
           + "(spawn, cgroup move) before Terraform starts, and gRPC round trips of a few "
           + "milliseconds on this virtual machine.",
-      "log throughput", "CPU beside Terraform, which on this virtual machine slows Terraform "
-          + "whatever its priority: a busy loop at nice 19 on the other vCPU made the same "
-          + "apply 15 to 25% slower, as at nice 0. Terraform's apply is what grows; the agent "
-          + "ends some 15 ms after it. With the agent dropping each line once read the ratio "
-          + "is about 1.0 (tried); with the whole pipeline the agent spends about 1.2 to 1.9 s "
-          + "of CPU per 200,000 lines (its reader 0.65 to 1 s, more than half of that Jackson "
-          + "reading each JSON line under the first-tier JIT; journal syncs, serializing, TLS "
-          + "and HTTP/2 the rest) and the co-located control plane 0.3 to 0.9 s with the "
-          + "harness's JVM flags. That is a fifth less than before the reader found newlines "
-          + "eight bytes at a time, the entries' text stopped being checked for UTF-8 again "
-          + "and a checkpoint waited for a full batch; the ratio did not move beyond the noise: "
-          + "pairs of runs spread from 0.91 to 1.51 within one run, and whole runs from 1.05 "
-          + "to 1.2. What would fix it: the control plane on another machine, a machine where "
-          + "work beside Terraform does not slow it, and much less CPU per line, mostly in "
-          + "reading the JSON (C2's code reads the same log with 40% less CPU, but over eight "
-          + "applies C2 was still compiling in each, for as much CPU in all).",
+      "log throughput", "CPU beside Terraform, which on this virtual machine slows it: a "
+          + "busy loop on the other vCPU made the same apply about 7% slower at normal "
+          + "priority and no slower in the idle class (six alternating runs each), and the "
+          + "co-located control plane at normal priority made it about a quarter slower (it "
+          + "now runs in the idle class, see bench/run). Terraform's apply is what grows; the "
+          + "agent ends some 15 ms after it. The agent spends about 1.2 to 1.9 s of CPU per "
+          + "200,000 lines (its reader 0.65 to 1 s, more than half of that Jackson reading "
+          + "each JSON line under the first-tier JIT; journal syncs, serializing, TLS and "
+          + "HTTP/2 the rest); its log threads in SCHED_BATCH (no preempting on wake-up) did "
+          + "not change the ratio (eight rounds each), and pairs of runs spread from 0.85 to "
+          + "1.5 within one run. What would fix it: much less CPU per line, mostly in reading "
+          + "the JSON (C2's code reads the same log with 40% less CPU, but over eight applies "
+          + "C2 was still compiling in each, for as much CPU in all), and a machine where "
+          + "work beside Terraform does not slow it.",
       "log latency", "The median is the journal checkpoint interval (a batch goes out at most "
           + "every 25 ms) plus a gRPC round trip. Stalls of 150 to 265 ms came from the "
           + "co-located control plane's young collections (they copy every entry it stored "
@@ -231,10 +229,11 @@ public final class Report {
       "process start", "Loading and linking some 6,200 classes on two cores; the launcher's "
           + "class-data archive removes most of it after the first start.",
       "concurrency", "Eight applies keep both cores busy with Terraform alone, so every "
-          + "millisecond of CPU the agent and the co-located control plane spend adds to the "
-          + "wall time, and each job's fixed cost (spawns, cgroup moves, spool, calls) is paid "
-          + "eight times on two cores; the same fixes as for log throughput and overhead, and "
-          + "more cores than concurrent runs.",
+          + "millisecond of CPU the agent spends adds to the wall time, the co-located control "
+          + "plane (in the idle class) gets a core only when a Terraform waits, and each job's "
+          + "fixed cost (spawns, cgroup moves, spool, calls) is paid eight times on two cores; "
+          + "the same fixes as for log throughput and overhead, and more cores than concurrent "
+          + "runs.",
       "control plane", "The stub's single dispatch lock; sharding it by organization would "
           + "fix it.",
       "log pipeline", "The JMH fork runs with the JDK's default JIT; a slower result means "
