@@ -8,16 +8,18 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Threads that run in Linux's idle scheduling class (SCHED_IDLE): they get a CPU only when no
- * ordinary thread wants it, and never take one from such a thread.
+ * Threads that run in Linux's idle scheduling class (SCHED_IDLE): beside ordinary threads they
+ * weigh 3 against 1,024, so they run almost only when no ordinary thread wants the CPU, and a
+ * waking one never preempts an ordinary thread.
  *
  * <p>The whole-process benchmarks host the control plane in their own JVM, on the same two
  * cores as Terraform and the agent, where a real control plane runs on machines of its own.
  * Its threads are made here: the work it does for a job (TLS, HTTP/2, reading and storing
  * every log entry) still has to be done before the job's result is stored, which is where an
  * agent job's time ends, but it is done with CPU that Terraform and the agent leave, instead
- * of taking it from them. At the same priority as Terraform, the control plane's share of a
- * 200,000-line apply made that apply 20 to 35% slower (bench/, alternating rounds).
+ * of taking it from them. In alternating rounds of one run of 200,000-line applies, the median
+ * ratio of agent to bare was 1.35 with the control plane at normal priority and 1.05 with it in
+ * the idle class (seven rounds each).
  *
  * <p>A thread moves itself into the class when it starts, with util-linux's {@code chrt} (the
  * JDK has no call for it); {@link #check()} fails the benchmark up front when that does not
