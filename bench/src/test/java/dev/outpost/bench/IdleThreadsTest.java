@@ -2,6 +2,7 @@ package dev.outpost.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.outpost.agent.daemon.IdleClass;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
@@ -13,7 +14,7 @@ class IdleThreadsTest {
     CompletableFuture<Integer> policy = new CompletableFuture<>();
     Thread t = new IdleThreads("idle-test").newThread(() -> {
       try {
-        policy.complete(IdleThreads.currentPolicy());
+        policy.complete(IdleClass.policy());
       } catch (Exception e) {
         policy.completeExceptionally(e);
       }
@@ -21,9 +22,9 @@ class IdleThreadsTest {
     t.start();
     t.join();
 
-    assertThat(policy.get()).isEqualTo(IdleThreads.SCHED_IDLE);
+    assertThat(policy.get()).isEqualTo(IdleClass.SCHED_IDLE);
     // Only the new thread moved: the harness's own threads (timings, bare scripts) stay as
     // they were, and so do the processes they start.
-    assertThat(IdleThreads.currentPolicy()).isNotEqualTo(IdleThreads.SCHED_IDLE);
+    assertThat(IdleClass.policy()).isNotEqualTo(IdleClass.SCHED_IDLE);
   }
 }

@@ -161,6 +161,13 @@ final class AgentOptions {
           + "produced is still delivered. 0: no limit (default: ${DEFAULT-VALUE}).")
   long jobLogLimit;
 
+  @Option(names = "--log-priority", defaultValue = "idle",
+      description = "idle: the threads that read, redact and parse the jobs' output run in "
+          + "Linux's idle scheduling class and take only CPU that Terraform leaves (lines wait "
+          + "in the output files while Terraform keeps every core busy); normal: they compete "
+          + "with Terraform for the CPU (default: ${DEFAULT-VALUE}).")
+  String logPriority;
+
   @Option(names = "--spool-budget", defaultValue = "2GiB", converter = SizeConverter.class,
       description = "Most the job records in --state-dir may hold (spooled results waiting for "
           + "delivery, refused results kept aside); a warning at 80%%, and a job starts only "
@@ -199,7 +206,7 @@ final class AgentOptions {
         providerCache != null ? providerCache : workDir.resolve(".providers"),
         providerCacheMaxBytes, providerMirrors, passEnv, grantFiles, hidePaths,
         AgentConfig.limits(limitOpenFiles, limitFileSize, limitProcesses, limitMemory, limitCpu),
-        networkCeiling, jobDiskBudget, drainTimeout, jobLogLimit, spoolBudget, once,
+        networkCeiling, jobDiskBudget, drainTimeout, jobLogLimit, spoolBudget, logPriority, once,
         opsAddress, logFormat, logLevel);
   }
 

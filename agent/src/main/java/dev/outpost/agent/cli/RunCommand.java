@@ -6,6 +6,7 @@ import dev.outpost.agent.daemon.Credentials;
 import dev.outpost.agent.daemon.IdentitySource;
 import dev.outpost.agent.job.JobSettings;
 import dev.outpost.agent.job.Lifecycle;
+import dev.outpost.agent.logs.LogReaders;
 import dev.outpost.agent.ops.AgentConfig;
 import dev.outpost.agent.ops.AgentMetrics;
 import dev.outpost.agent.ops.ConfigException;
@@ -135,7 +136,8 @@ final class RunCommand implements Callable<Integer> {
                 config.providerCacheMaxBytes(), Duration.ofDays(30), Clock.systemUTC()),
             config.providerMirrors(), config.passEnv(), config.confinement(),
             config.networkAllowed(), config.jobDiskBudgetBytes(), config.stateDir(),
-            config.jobLogLimitBytes(), config.spoolBudgetBytes());
+            config.jobLogLimitBytes(), config.spoolBudgetBytes(),
+            new LogReaders(config.logPriority().equals("idle")));
         log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}, {}{}",
             AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),
             config.controlPlane(), tls(), config.once() ? ", --once" : "");

@@ -236,7 +236,8 @@ public final class JobRunner implements Runnable {
   }
 
   private StageRunner stageRunner(LogPipeline pipeline) {
-    StageRunner runner = new StageRunner(jobId(), pipeline, redactor, settings.cancelGrace(),
+    StageRunner runner = new StageRunner(jobId(), pipeline, settings.logReaders(), redactor,
+        settings.cancelGrace(),
         settings.stageTimeout(), new DiskBudget(
             JobDirectory.resolve(settings.workDir(), jobId()), settings.diskBudgetBytes()));
     runner.limitLog(settings.logLimitBytes());

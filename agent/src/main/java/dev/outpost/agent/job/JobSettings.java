@@ -1,5 +1,6 @@
 package dev.outpost.agent.job;
 
+import dev.outpost.agent.logs.LogReaders;
 import dev.outpost.agent.sandbox.Confinement;
 import dev.outpost.agent.sandbox.Sandbox;
 import dev.outpost.agent.terraform.ProviderCache;
@@ -19,10 +20,11 @@ import java.util.List;
  * @param stateDir the agent's state directory: each accepted job's record and spool live there
  * @param logLimitBytes most log (bytes of lines) one job may produce; 0 for no limit
  * @param spoolBudgetBytes most the job records in the state directory may hold; 0 for none
+ * @param logReaders the threads that follow commands' output files (--log-priority)
  */
 public record JobSettings(Path workDir, Path terraform, TerraformBinary terraformVersion,
     Sandbox sandbox, Duration cancelGrace, Clock clock, Lifecycle lifecycle,
     Duration stageTimeout, long minFreeDiskBytes, ProviderCache providerCache,
     List<Path> providerMirrors, List<String> passEnv, Confinement confinement,
     boolean networkAllowed, long diskBudgetBytes, Path stateDir, long logLimitBytes,
-    long spoolBudgetBytes) {}
+    long spoolBudgetBytes, LogReaders logReaders) {}

@@ -2,6 +2,7 @@ package dev.outpost.agent.job;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.agent.logs.LogPipeline;
+import dev.outpost.agent.logs.LogReaders;
 import dev.outpost.agent.logs.Redactor;
 import dev.outpost.agent.ops.AgentMetrics;
 import dev.outpost.agent.ops.ByteSize;
@@ -29,6 +30,8 @@ final class StageRunner {
   private static final Logger log = LoggerFactory.getLogger(StageRunner.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration LIVENESS_EVERY = Duration.ofMillis(50);
+  /** How often the job's thread checks a running command against its limits. */
+  private static final Duration WATCH_EVERY = Duration.ofMillis(25);
 
   interface Start {
     TerraformRun start() throws IOException;
@@ -36,6 +39,7 @@ final class StageRunner {
 
   private final String jobId;
   private final LogPipeline pipeline;
+  private final LogReaders readers;
   private final Redactor redactor;
   private final Duration grace;
   private final Object lock = new Object();
@@ -51,8 +55,9 @@ final class StageRunner {
   private final java.util.Deque<TerraformRun> recorded = new java.util.ArrayDeque<>();
 
   /** @param diskBudget checked while each command runs; null for none */
-  StageRunner(String jobId, LogPipeline pipeline, Redactor redactor, Duration grace,
-      Duration stageTimeout, DiskBudget diskBudget) {
+  StageRunner(String jobId, LogPipeline pipeline, LogReaders readers, Redactor redactor,
+      Duration grace, Duration stageTimeout, DiskBudget diskBudget) {
+    this.readers = readers;
     this.stageTimeout = stageTimeout;
     this.diskBudget = diskBudget;
     this.jobId = jobId;
@@ -170,8 +175,8 @@ final class StageRunner {
     // wrapper itself was killed).
     Watch watch = new Watch(run, stage);
     BooleanSupplier ended = ended(run);
-    pipeline.follow(stage, run.stdoutFile(), run.stderrFile(),
-        () -> watch.check() && ended.getAsBoolean());
+    readers.follow(() -> pipeline.follow(stage, run.stdoutFile(), run.stderrFile(), ended),
+        watch::check, WATCH_EVERY);
     Integer code = run.waitFor(Duration.ofSeconds(5)).orElse(null);
     AgentMetrics.stageFinished(name(stage), Duration.ofNanos(System.nanoTime() - began));
     if (watch.failure != null) {
@@ -231,8 +236,9 @@ final class StageRunner {
   }
 
   /**
-   * Stops a command that runs past the stage timeout or over the job's disk budget, once,
-   * gracefully as on cancel; always lets the caller go on.
+   * Stops a command that runs past the stage timeout, over the job's disk budget or over the
+   * log limit, once, gracefully as on cancel. Checked on the job's thread while a reader
+   * follows the command's output, so the stop is started by a thread of the normal class.
    */
   private final class Watch {
     private final TerraformRun run;
@@ -247,9 +253,9 @@ final class StageRunner {
           : System.nanoTime() + stageTimeout.toNanos();
     }
 
-    boolean check() {
+    void check() {
       if (failure != null) {
-        return true;
+        return;
       }
       if (System.nanoTime() > end) {
         failure = "terraform " + name(stage) + " exceeded the stage timeout of " + stageTimeout
@@ -265,7 +271,6 @@ final class StageRunner {
         pipeline.agentMessage(stage, LogLevel.LOG_LEVEL_ERROR, failure);
         stopInBackground(run);
       }
-      return true;
     }
   }
 
@@ -284,8 +289,8 @@ final class StageRunner {
     if (cancelReason != null) {
       stopInBackground(run);
     }
-    pipeline.follow(stage, null, run.stderrFile(),
-        () -> run.exitCode().isPresent() || !run.process().isAlive());
+    readers.follow(() -> pipeline.follow(stage, null, run.stderrFile(),
+        () -> run.exitCode().isPresent() || !run.process().isAlive()), () -> { }, WATCH_EVERY);
     Integer code = run.waitFor(Duration.ofSeconds(5)).orElse(null);
     AgentMetrics.stageFinished(name(stage), Duration.ofNanos(System.nanoTime() - began));
     current = null;

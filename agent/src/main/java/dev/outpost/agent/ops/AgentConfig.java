@@ -48,6 +48,7 @@ public record AgentConfig(
     Duration drainTimeout,
     long jobLogLimitBytes,
     long spoolBudgetBytes,
+    String logPriority,
     boolean once,
     String opsAddress,
     String logFormat,
@@ -91,6 +92,10 @@ public record AgentConfig(
     }
     if (spoolBudgetBytes < 0) {
       throw new ConfigException("--spool-budget must not be negative (0 means no budget)");
+    }
+    if (!logPriority.equals("idle") && !logPriority.equals("normal")) {
+      throw new ConfigException("--log-priority '" + logPriority
+          + "' is invalid: use idle or normal");
     }
     if (jobLogLimitBytes < 0) {
       throw new ConfigException("--job-log-limit must not be negative (0 means no limit)");

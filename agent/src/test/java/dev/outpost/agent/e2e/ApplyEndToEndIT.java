@@ -140,6 +140,49 @@ class ApplyEndToEndIT {
     assertThat(provisionerLines(stub.logs(job.getId()))).containsExactly("about to fail");
   }
 
+  /**
+   * The agent reads the job's output in Linux's idle scheduling class (--log-priority idle, the
+   * default), but Terraform, started by the job's own thread, keeps the normal class: a process
+   * inherits the class of the thread that starts it, and an unprivileged one cannot leave the
+   * idle class.
+   */
+  @Test
+  void terraformRunsInTheNormalClass_whileTheLogReadersRunInTheIdleClass() throws Exception {
+    Path config = Files.createDirectories(tmp.resolve("policy"));
+    // Field 41 of /proc/<pid>/stat is the scheduling policy: 0 normal, 5 idle.
+    Files.writeString(config.resolve("main.tf"), """
+        resource "terraform_data" "p" {
+          provisioner "local-exec" {
+            command = "echo policy $(cut -d ' ' -f 41 /proc/self/stat)"
+          }
+        }
+        """);
+    Job job = stub.submitApply(config, "acme", "policy", Map.of(), Map.of());
+    Job done = stub.awaitFinished(job.getId(), Duration.ofSeconds(90));
+
+    assertThat(done.getStatus()).as(done.getErrorMessage()).isEqualTo(JobStatus.JOB_STATUS_SUCCEEDED);
+    assertThat(provisionerLines(stub.logs(job.getId()))).containsExactly("policy 0");
+    // The reader that followed the job is kept for the next one.
+    Map<String, List<String>> policies = threadPolicies(agent.pid());
+    assertThat(policies.get("log-reader")).as("log readers").isNotEmpty().containsOnly("5");
+    assertThat(policies.get("job-worker")).as("job threads").isNotEmpty().containsOnly("0");
+    assertThat(agent.output()).contains("log readers run in the idle scheduling class");
+  }
+
+  /** The scheduling policy of each thread of a process, by thread name. */
+  private static Map<String, List<String>> threadPolicies(long pid) throws IOException {
+    Map<String, List<String>> byName = new java.util.HashMap<>();
+    try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+      for (Path task : (Iterable<Path>) tasks::iterator) {
+        String stat = Files.readString(task.resolve("stat"));
+        String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        byName.computeIfAbsent(name, n -> new ArrayList<>()).add(fields[41 - 3]);
+      }
+    }
+    return byName;
+  }
+
 
   /** The lines local-exec printed, from Terraform's machine-readable provision_progress events. */
   static List<String> provisionerLines(List<LogEntry> log) throws IOException {
