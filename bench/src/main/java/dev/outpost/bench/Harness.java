@@ -7,7 +7,6 @@ import dev.outpost.proto.v1.GetJobRequest;
 import dev.outpost.proto.v1.Job;
 import dev.outpost.proto.v1.JobType;
 import dev.outpost.proto.v1.LogEntry;
-import dev.outpost.proto.v1.StreamLogsRequest;
 import dev.outpost.proto.v1.SubmitJobHeader;
 import dev.outpost.proto.v1.WorkspaceRef;
 import dev.outpost.stub.pki.Pem;
@@ -56,6 +55,7 @@ final class Harness implements AutoCloseable {
   final String target;
   private final Path agentJar;
   private final HttpClient http = HttpClient.newHttpClient();
+  private final MemoryStore store = new MemoryStore();
   private final Map<String, Consumer<LogEntry>> storedListeners = new ConcurrentHashMap<>();
   /** Completed when the store records the job's end: waiting costs the control plane nothing. */
   private final Map<String, java.util.concurrent.CompletableFuture<Void>> ended =
@@ -75,7 +75,7 @@ final class Harness implements AutoCloseable {
     // The control plane's threads run at idle priority (see IdleThreads), the harness's own
     // (the timings, the bare scripts) at normal priority like the agent and Terraform.
     IdleThreads.check();
-    server = StubServer.start(config, observed(new MemoryStore()), Clock.systemUTC(),
+    server = StubServer.start(config, observed(store), Clock.systemUTC(),
         new IdleThreads("control-plane"));
     admin = new AdminClient("127.0.0.1:" + server.adminAddress().getPort(), token);
     admin.blocking(10).createOrg(CreateOrgRequest.newBuilder().setName(ORG).build());
@@ -140,7 +140,7 @@ final class Harness implements AutoCloseable {
         "--ca", pki.caCert().toString(), "--cert", pki.clientCert("bench-agent").toString(),
         "--key", pki.clientKey("bench-agent").toString(), "--org-key-file", keyFile.toString(),
         "--state-dir", dir.resolve("state-" + name).toString(),
-        "--work-dir", dir.resolve("work-" + name).toString(), "--name", "bench-agent",
+        "--work-dir", workDir(name).toString(), "--name", "bench-agent",
         "--ops-address", "127.0.0.1:" + opsPort, "--log-format", "human",
         "--drain-timeout", "PT0S"));
     command.addAll(extra);
@@ -154,6 +154,11 @@ final class Harness implements AutoCloseable {
     }
     builder.environment().putAll(env);
     return builder.start();
+  }
+
+  /** The work directory of the agent started as {@code name}: its job directories. */
+  Path workDir(String name) {
+    return dir.resolve("work-" + name);
   }
 
   /** Polls the agent's /readyz every 5 ms until it answers 200. */
@@ -224,11 +229,16 @@ final class Harness implements AutoCloseable {
         Times.instant(job.getFinishedAt())).toNanos() / 1e6;
   }
 
-  /** The job's whole stored log. */
+  /**
+   * The job's whole stored log, read from the control plane's store in this JVM: streaming
+   * 200,000 entries through its admin API took some 10 s a job.
+   */
   List<LogEntry> log(String jobId) {
     List<LogEntry> entries = new ArrayList<>();
-    admin.blocking(120).streamLogs(StreamLogsRequest.newBuilder().setJobId(jobId).build())
-        .forEachRemaining(entries::add);
+    for (List<LogEntry> page = store.logs(jobId, 1, 10_000); !page.isEmpty();
+        page = store.logs(jobId, page.get(page.size() - 1).getSeq() + 1, 10_000)) {
+      entries.addAll(page);
+    }
     return entries;
   }
 

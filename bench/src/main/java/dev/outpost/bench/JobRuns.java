@@ -54,6 +54,8 @@ public final class JobRuns {
       "AKIAOUTPOSTBENCHONLY0", "AWS_SECRET_ACCESS_KEY", "outpost-bench-secret",
       "AWS_EC2_METADATA_DISABLED", "true");
 
+  private static final String AGENT = "jobs";
+
   private final Harness h;
   private final Path terraform;
   private final Path mirror;
@@ -77,26 +79,29 @@ public final class JobRuns {
   /**
    * How much to run.
    *
-   * @param runs alternating runs per overhead and throughput comparison, and a third of them
-   *     (at least one) for the concurrency comparison
+   * @param runs alternating runs per overhead comparison, and a third of them (at least one)
+   *     for the concurrency comparison
+   * @param floodRuns alternating runs for the throughput comparison: its pairs spread more
+   *     than the others' (0.85 to 1.3 within one run), so its median needs more of them
    * @param lines lines printed by the throughput run
    * @param latencySeconds how long lines are printed at 5,000 per second for the latency run
    * @param concurrent jobs at once in the concurrency run
    * @param mirror the AWS provider's filesystem mirror, or null to leave the AWS row out
    * @param examples the examples directory (examples/aws-vm is used)
    */
-  public record Settings(int runs, int lines, int latencySeconds, int concurrent, Path mirror,
-      Path examples) {}
+  public record Settings(int runs, int floodRuns, int lines, int latencySeconds, int concurrent,
+      Path mirror, Path examples) {}
 
   /**
-   * Arguments: agent jar, output JSON, runs per comparison, lines for the throughput run, the
-   * AWS provider mirror (empty: none), seconds of paced lines, jobs at once.
+   * Arguments: agent jar, output JSON, runs per overhead comparison, lines for the throughput
+   * run, the AWS provider mirror (empty: none), seconds of paced lines, jobs at once, runs of
+   * the throughput comparison.
    */
   public static void main(String[] args) throws Exception {
     Path mirror = args[4].isEmpty() ? null : Path.of(args[4]);
     ObjectNode out = run(Path.of(args[0]), new Settings(Integer.parseInt(args[2]),
-        Integer.parseInt(args[3]), Integer.parseInt(args[5]), Integer.parseInt(args[6]), mirror,
-        Path.of("examples").toAbsolutePath()));
+        Integer.parseInt(args[7]), Integer.parseInt(args[3]), Integer.parseInt(args[5]),
+        Integer.parseInt(args[6]), mirror, Path.of("examples").toAbsolutePath()));
     new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(Path.of(args[1]).toFile(), out);
   }
 
@@ -118,7 +123,7 @@ public final class JobRuns {
       env.putAll(DUMMY_AWS);
     }
     int port = Harness.freePort();
-    agent = h.startAgent("jobs", port, extra, env);
+    agent = h.startAgent(AGENT, port, extra, env);
     PeakRss peak = new PeakRss(agent.pid());
     try {
       h.awaitReady(agent, port);
@@ -138,7 +143,7 @@ public final class JobRuns {
       Path flood = write("flood", printing("print \"line $_\\n\" for 1.." + lines + ";"));
       ObjectNode throughput = out.putObject("logThroughput");
       throughput.put("lines", lines);
-      compare(throughput, flood, true, runs, job -> {
+      compare(throughput, flood, true, s.floodRuns(), job -> {
         int[] seen = new int[lines + 1];
         int lost = 0;
         int doubled = 0;
@@ -223,10 +228,26 @@ public final class JobRuns {
     collectBetweenRuns();
     Job job = h.submit("ws-" + (++counter), type, archive);
     Job done = h.awaitSucceeded(job.getId(), agent, Duration.ofMinutes(10));
+    awaitCleanedUp(done.getId());
     if (check != null) {
       check.accept(done);
     }
     return Harness.submittedToFinishedMillis(done);
+  }
+
+  /**
+   * Until the agent has removed the job's directory, which it does once the control plane has
+   * acknowledged the result: the next run starts only after the agent's work for this one.
+   */
+  private void awaitCleanedUp(String jobId) throws InterruptedException {
+    Path dir = h.workDir(AGENT).resolve(jobId);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (Files.exists(dir)) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the agent did not remove " + dir + " within 60 s");
+      }
+      Thread.sleep(5);
+    }
   }
 
   /** The script's wall time, from starting bash to its exit. */
