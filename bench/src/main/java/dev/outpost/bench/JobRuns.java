@@ -79,29 +79,26 @@ public final class JobRuns {
   /**
    * How much to run.
    *
-   * @param runs alternating runs per overhead comparison, and a third of them (at least one)
-   *     for the concurrency comparison
-   * @param floodRuns alternating runs for the throughput comparison: its pairs spread more
-   *     than the others' (0.85 to 1.3 within one run), so its median needs more of them
+   * @param runs alternating runs per overhead and throughput comparison, and a third of them
+   *     (at least one) for the concurrency comparison
    * @param lines lines printed by the throughput run
    * @param latencySeconds how long lines are printed at 5,000 per second for the latency run
    * @param concurrent jobs at once in the concurrency run
    * @param mirror the AWS provider's filesystem mirror, or null to leave the AWS row out
    * @param examples the examples directory (examples/aws-vm is used)
    */
-  public record Settings(int runs, int floodRuns, int lines, int latencySeconds, int concurrent,
-      Path mirror, Path examples) {}
+  public record Settings(int runs, int lines, int latencySeconds, int concurrent, Path mirror,
+      Path examples) {}
 
   /**
-   * Arguments: agent jar, output JSON, runs per overhead comparison, lines for the throughput
-   * run, the AWS provider mirror (empty: none), seconds of paced lines, jobs at once, runs of
-   * the throughput comparison.
+   * Arguments: agent jar, output JSON, runs per comparison, lines for the throughput run, the
+   * AWS provider mirror (empty: none), seconds of paced lines, jobs at once.
    */
   public static void main(String[] args) throws Exception {
     Path mirror = args[4].isEmpty() ? null : Path.of(args[4]);
     ObjectNode out = run(Path.of(args[0]), new Settings(Integer.parseInt(args[2]),
-        Integer.parseInt(args[7]), Integer.parseInt(args[3]), Integer.parseInt(args[5]),
-        Integer.parseInt(args[6]), mirror, Path.of("examples").toAbsolutePath()));
+        Integer.parseInt(args[3]), Integer.parseInt(args[5]), Integer.parseInt(args[6]), mirror,
+        Path.of("examples").toAbsolutePath()));
     new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(Path.of(args[1]).toFile(), out);
   }
 
@@ -143,7 +140,7 @@ public final class JobRuns {
       Path flood = write("flood", printing("print \"line $_\\n\" for 1.." + lines + ";"));
       ObjectNode throughput = out.putObject("logThroughput");
       throughput.put("lines", lines);
-      compare(throughput, flood, true, s.floodRuns(), job -> {
+      compare(throughput, flood, true, runs, job -> {
         int[] seen = new int[lines + 1];
         int lost = 0;
         int doubled = 0;

@@ -35,7 +35,6 @@ class BenchRunIT {
         java.util.Map.entry("BENCH_NO_BUILD", "1"), java.util.Map.entry("BENCH_OUT", raw.toString()),
         java.util.Map.entry("BENCH_STARTS", "1"), java.util.Map.entry("BENCH_JOBS", "2"),
         java.util.Map.entry("BENCH_IDLE_SECONDS", "0"), java.util.Map.entry("BENCH_RUNS", "1"),
-        java.util.Map.entry("BENCH_FLOOD_RUNS", "1"),
         java.util.Map.entry("BENCH_LINES", "300"), java.util.Map.entry("BENCH_LATENCY_SECONDS", "1"),
         java.util.Map.entry("BENCH_CONCURRENT", "2"), java.util.Map.entry("BENCH_AGENTS", "5"),
         java.util.Map.entry("BENCH_PROVIDER_MIRROR", "none"),
