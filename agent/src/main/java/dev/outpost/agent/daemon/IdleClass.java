@@ -21,15 +21,26 @@ public final class IdleClass {
 
   private IdleClass() {}
 
+  /** A way to move the calling thread into the idle class ({@link #enter()}). */
+  @FunctionalInterface
+  public interface Entry {
+    void enter() throws IOException;
+  }
+
   /**
    * Moves the calling thread into the idle class; throws with the reason when it cannot (no
    * {@code chrt}, a system call filter that refuses it).
    */
   public static void enter() throws IOException {
+    enter("chrt");
+  }
+
+  /** As {@link #enter()}, with the given {@code chrt} program. */
+  static void enter(String program) throws IOException {
     String tid = Files.readSymbolicLink(Path.of("/proc/thread-self")).getFileName().toString();
     Process chrt;
     try {
-      chrt = new ProcessBuilder("chrt", "--idle", "--pid", "0", tid).redirectErrorStream(true)
+      chrt = new ProcessBuilder(program, "--idle", "--pid", "0", tid).redirectErrorStream(true)
           .start();
     } catch (IOException e) {
       throw new IOException("cannot run chrt (util-linux): " + e.getMessage(), e);

@@ -40,6 +40,7 @@ public final class LogReaders {
   }
 
   private final boolean idle;
+  private final IdleClass.Entry entry;
   private final AtomicBoolean told = new AtomicBoolean();
   /**
    * One thread per command being followed. Threads are made by the job threads that hand the
@@ -52,7 +53,13 @@ public final class LogReaders {
 
   /** @param idle whether the readers run in the idle scheduling class */
   public LogReaders(boolean idle) {
+    this(idle, IdleClass::enter);
+  }
+
+  /** With {@code entry} moving a reader into the idle class (tests: one that fails). */
+  LogReaders(boolean idle, IdleClass.Entry entry) {
     this.idle = idle;
+    this.entry = entry;
   }
 
   private Thread newThread(Runnable task) {
@@ -68,14 +75,14 @@ public final class LogReaders {
 
   private void enterIdleClass() {
     try {
-      IdleClass.enter();
+      entry.enter();
       if (told.compareAndSet(false, true)) {
         log.info("log readers run in the idle scheduling class (--log-priority idle)");
       }
     } catch (IOException e) {
       if (told.compareAndSet(false, true)) {
-        log.warn("log readers run at normal priority: the idle scheduling class is not "
-            + "available ({}); --log-priority normal says so without trying", e.getMessage());
+        log.warn("log readers run at normal priority: they cannot enter the idle scheduling "
+            + "class ({}); --log-priority normal skips the attempt", e.getMessage());
       }
     }
   }

@@ -37,6 +37,16 @@ class LogReadersTest {
   }
 
   @Test
+  void readersThatCannotEnterTheIdleClassStillRead_atNormalPriority() throws Exception {
+    int[] readerPolicy = {-1};
+    new LogReaders(true, () -> {
+      throw new IOException("no chrt here");
+    }).follow(() -> readerPolicy[0] = IdleClass.policy(), () -> { }, EVERY);
+
+    assertThat(readerPolicy[0]).isEqualTo(0);
+  }
+
+  @Test
   void theWatchRunsOnTheCallersThreadWhileTheReaderFollows() throws Exception {
     CountDownLatch watched = new CountDownLatch(3);
     List<Thread> watchThreads = new CopyOnWriteArrayList<>();
