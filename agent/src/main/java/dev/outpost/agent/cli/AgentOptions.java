@@ -162,10 +162,11 @@ final class AgentOptions {
   long jobLogLimit;
 
   @Option(names = "--log-priority", defaultValue = "idle",
-      description = "idle: the threads that read, redact and parse the jobs' output run in "
-          + "Linux's idle scheduling class and take only CPU that Terraform leaves (lines wait "
-          + "in the output files while Terraform keeps every core busy); normal: they compete "
-          + "with Terraform for the CPU (default: ${DEFAULT-VALUE}).")
+      description = "idle: the threads that read, redact, parse and send the jobs' output run "
+          + "in Linux's idle scheduling class and take only CPU that Terraform leaves (lines "
+          + "wait in the output files and the job's journal while Terraform keeps every core "
+          + "busy); normal: they compete with Terraform for the CPU (default: "
+          + "${DEFAULT-VALUE}).")
   String logPriority;
 
   @Option(names = "--spool-budget", defaultValue = "2GiB", converter = SizeConverter.class,

@@ -3,10 +3,28 @@ package dev.outpost.agent.daemon;
 import dev.outpost.proto.v1.ProvisionerGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
-/** The channel to the control plane and stubs that carry the agent's credentials. */
+/**
+ * The channel to the control plane and stubs that carry the agent's credentials.
+ *
+ * <p>The channel's threads (Netty's event loops, the executor gRPC runs callbacks and name
+ * lookups on) are the agent's own, made by a {@link ThreadStarter}: the log senders call from
+ * the idle scheduling class, and a thread gRPC started lazily for one of their calls would
+ * otherwise inherit that class. They are the same kinds and numbers of threads gRPC would make
+ * by itself; the channels of a {@link #reconnect} share them.
+ */
 public final class ControlPlaneClient implements AutoCloseable {
   /** Deadline of ordinary unary calls; payload streams get {@link #TRANSFER_DEADLINE}. */
   static final Duration CALL_DEADLINE = Duration.ofSeconds(30);
@@ -14,6 +32,14 @@ public final class ControlPlaneClient implements AutoCloseable {
 
   private final String target;
   private final Credentials credentials;
+  private final ThreadStarter starter = new ThreadStarter();
+  private final boolean epoll = Epoll.isAvailable();
+  private final EventLoopGroup eventLoops = new MultiThreadIoEventLoopGroup(0,
+      starter.factory("grpc-netty"), epoll ? EpollIoHandler.newFactory()
+          : NioIoHandler.newFactory());
+  /** Like gRPC's own default executor: threads made as needed, kept a minute when unused. */
+  private final ExecutorService executor = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60,
+      TimeUnit.SECONDS, new SynchronousQueue<>(), starter.factory("grpc-executor"));
   private volatile ManagedChannel channel;
 
   public ControlPlaneClient(String target, Credentials credentials) {
@@ -26,6 +52,10 @@ public final class ControlPlaneClient implements AutoCloseable {
     // A connection that went silent (a stalled proxy, a peer gone without a FIN) is noticed
     // within 15 s; gRPC does not ping more often than every 10 s, and the stub permits that.
     return NettyChannelBuilder.forTarget(target, credentials.channelCredentials())
+        .eventLoopGroup(eventLoops)
+        .channelType(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+        .executor(executor)
+        .offloadExecutor(executor)
         .keepAliveTime(10, TimeUnit.SECONDS)
         .keepAliveTimeout(5, TimeUnit.SECONDS)
         .keepAliveWithoutCalls(true)
@@ -93,5 +123,9 @@ public final class ControlPlaneClient implements AutoCloseable {
       Thread.currentThread().interrupt();
       channel.shutdownNow();
     }
+    // The channel owns none of these threads: they end here.
+    eventLoops.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    executor.shutdown();
+    starter.close();
   }
 }

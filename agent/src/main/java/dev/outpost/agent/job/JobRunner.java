@@ -121,7 +121,7 @@ public final class JobRunner implements Runnable {
         spool = JobSpool.create(settings.stateDir(), assignment);
       }
       try (LogPipeline pipeline = new LogPipeline(jobId(), redactor, calls::appendLogs,
-          settings.clock(), spool.journal(), resumePoint(spool))) {
+          settings.clock(), spool.journal(), resumePoint(spool), settings.logReaders())) {
         ResultReporter reporter = new ResultReporter(assignment, settings, calls, pipeline);
         Optional<JobSpool.SpooledResult> spooled = resumed == null ? Optional.empty()
             : spool.result();

@@ -20,7 +20,8 @@ import java.util.List;
  * @param stateDir the agent's state directory: each accepted job's record and spool live there
  * @param logLimitBytes most log (bytes of lines) one job may produce; 0 for no limit
  * @param spoolBudgetBytes most the job records in the state directory may hold; 0 for none
- * @param logReaders the threads that follow commands' output files (--log-priority)
+ * @param logReaders the threads that follow commands' output files and the class of the log
+ *     senders (--log-priority)
  */
 public record JobSettings(Path workDir, Path terraform, TerraformBinary terraformVersion,
     Sandbox sandbox, Duration cancelGrace, Clock clock, Lifecycle lifecycle,

@@ -122,6 +122,15 @@ public final class LogPipeline implements AutoCloseable {
   /** A pipeline for a job whose log starts at {@code from} (START, or where a restart resumes). */
   public LogPipeline(String jobId, Redactor redactor, Sink sink, Clock clock, LogJournal journal,
       LogJournal.Checkpoint from) {
+    this(jobId, redactor, sink, clock, journal, from, null);
+  }
+
+  /**
+   * As above, with the sender in the scheduling class of {@code readers} (null: the class of the
+   * calling thread).
+   */
+  public LogPipeline(String jobId, Redactor redactor, Sink sink, Clock clock, LogJournal journal,
+      LogJournal.Checkpoint from, LogReaders readers) {
     this.jobId = jobId;
     this.redactor = redactor;
     this.sink = sink;
@@ -141,7 +150,12 @@ public final class LogPipeline implements AutoCloseable {
         journaled.put(key, value);
       }
     });
-    this.sender = new Thread(this::sendLoop, "logs-" + jobId);
+    this.sender = new Thread(() -> {
+      if (readers != null) {
+        readers.enterForSending();
+      }
+      sendLoop();
+    }, "logs-" + jobId);
     this.sender.setDaemon(true);
     this.sender.start();
   }

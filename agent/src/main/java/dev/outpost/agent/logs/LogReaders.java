@@ -17,19 +17,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The threads that follow the output files of running commands ({@link LogPipeline#follow}):
- * reading, redacting and parsing every line Terraform writes is most of the CPU the agent
- * spends on a job with a busy log.
+ * The threads that follow the output files of running commands ({@link LogPipeline#follow}) and
+ * send each job's log: reading, redacting and parsing every line Terraform writes, and then
+ * encoding and sending it, is most of the CPU the agent spends on a job with a busy log.
  *
  * <p>With {@code --log-priority idle} (the default) these threads run in Linux's idle
  * scheduling class ({@link IdleClass}), so that this work takes only CPU that Terraform and the
  * rest of the machine leave: where CPU is to spare, lines arrive as fast as at normal priority;
- * where Terraform keeps every core busy, they wait in the output files (nothing is lost) and
- * are read when it leaves some, at the latest when the command ends. The job's own thread keeps
- * the normal class: it starts Terraform, which would inherit the idle class from the thread
- * that starts it, and it watches the command (stage timeout, disk budget, log limit) while a
- * reader follows it. The agent's other threads (its calls to the control plane, heartbeats,
- * sending the log) keep the normal class too.
+ * where Terraform keeps every core busy, they wait in the output files and in the job's journal
+ * (nothing is lost) and go out when it leaves some, at the latest when the command ends. The
+ * job's own thread keeps the normal class: it starts Terraform, which would inherit the idle
+ * class from the thread that starts it, and it watches the command (stage timeout, disk budget,
+ * log limit) while a reader follows it. The agent's other threads keep the normal class too:
+ * heartbeats, the job's other calls to the control plane, and the channel's own threads, which
+ * a {@link dev.outpost.agent.daemon.ThreadStarter} starts so that a sender's call cannot start
+ * one in its class.
  */
 public final class LogReaders {
   private static final Logger log = LoggerFactory.getLogger(LogReaders.class);
@@ -73,16 +75,27 @@ public final class LogReaders {
     return t;
   }
 
+  /**
+   * With {@code --log-priority idle}, moves the calling thread, a job's log sender, into the
+   * idle class: it must start no thread or process of its own.
+   */
+  void enterForSending() {
+    if (idle) {
+      enterIdleClass();
+    }
+  }
+
   private void enterIdleClass() {
     try {
       entry.enter();
       if (told.compareAndSet(false, true)) {
-        log.info("log readers run in the idle scheduling class (--log-priority idle)");
+        log.info("log readers and senders run in the idle scheduling class "
+            + "(--log-priority idle)");
       }
     } catch (IOException e) {
       if (told.compareAndSet(false, true)) {
-        log.warn("log readers run at normal priority: they cannot enter the idle scheduling "
-            + "class ({}); --log-priority normal skips the attempt", e.getMessage());
+        log.warn("log readers and senders run at normal priority: they cannot enter the idle "
+            + "scheduling class ({}); --log-priority normal skips the attempt", e.getMessage());
       }
     }
   }

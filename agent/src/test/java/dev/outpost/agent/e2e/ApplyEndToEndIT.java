@@ -147,26 +147,47 @@ class ApplyEndToEndIT {
    * idle class.
    */
   @Test
-  void terraformRunsInTheNormalClass_whileTheLogReadersRunInTheIdleClass() throws Exception {
+  void terraformRunsInTheNormalClass_whileTheLogReadersAndSenderRunInTheIdleClass()
+      throws Exception {
     Path config = Files.createDirectories(tmp.resolve("policy"));
-    // Field 41 of /proc/<pid>/stat is the scheduling policy: 0 normal, 5 idle.
+    // Field 41 of /proc/<pid>/stat is the scheduling policy: 0 normal, 5 idle. The command
+    // then waits for the gate (at most 60 s), so that the agent's threads are looked at while
+    // the job's reader and sender exist.
     Files.writeString(config.resolve("main.tf"), """
         resource "terraform_data" "p" {
           provisioner "local-exec" {
-            command = "echo policy $(cut -d ' ' -f 41 /proc/self/stat)"
+            command = <<-EOT
+              echo policy $(cut -d ' ' -f 41 /proc/self/stat)
+              for i in $(seq 600); do [ -e release.gate ] && break; sleep 0.1; done
+            EOT
           }
         }
         """);
     Job job = stub.submitApply(config, "acme", "policy", Map.of(), Map.of());
+    // Stored: the sender has made its calls, from the idle class.
+    await("the command's line stored on the stub").atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> provisionerLines(stub.logs(job.getId())).contains("policy 0"));
+    Map<String, List<String>> running = threadPolicies(agent.pid());
+    Files.writeString(workDir.resolve(job.getId()).resolve("source/release.gate"), "go");
     Job done = stub.awaitFinished(job.getId(), Duration.ofSeconds(90));
 
     assertThat(done.getStatus()).as(done.getErrorMessage()).isEqualTo(JobStatus.JOB_STATUS_SUCCEEDED);
     assertThat(provisionerLines(stub.logs(job.getId()))).containsExactly("policy 0");
+    // Thread names are cut to 15 characters: "logs-job-<id>" is the job's sender.
+    String sender = ("logs-" + job.getId()).substring(0, 15);
+    assertThat(running.get(sender)).as("the job's log sender").containsExactly("5");
+    assertThat(running.get("log-reader")).as("log readers").isNotEmpty().containsOnly("5");
+    assertThat(running.get("job-worker")).as("job threads").isNotEmpty().containsOnly("0");
+    // No thread the sender's calls could have started (gRPC's, Netty's) is idle.
+    assertThat(running.keySet().stream().filter(name -> name.startsWith("grpc")))
+        .as("the channel's threads").isNotEmpty();
+    Map<String, List<String>> idle = new java.util.TreeMap<>(running);
+    idle.values().removeIf(policies -> !policies.contains("5"));
+    assertThat(idle.keySet()).as("idle threads").containsOnly("log-reader", sender);
     // The reader that followed the job is kept for the next one.
-    Map<String, List<String>> policies = threadPolicies(agent.pid());
-    assertThat(policies.get("log-reader")).as("log readers").isNotEmpty().containsOnly("5");
-    assertThat(policies.get("job-worker")).as("job threads").isNotEmpty().containsOnly("0");
-    assertThat(agent.output()).contains("log readers run in the idle scheduling class");
+    assertThat(threadPolicies(agent.pid()).get("log-reader")).containsOnly("5");
+    assertThat(agent.output()).contains("log readers and senders run in the idle scheduling class");
   }
 
   /** The scheduling policy of each thread of a process, by thread name. */
