@@ -110,8 +110,10 @@ final class RunCommand implements Callable<Integer> {
         }
         throw e;
       }
+      // The log channel's threads join the readers' and senders' scheduling class.
+      LogReaders logReaders = new LogReaders(config.logPriority().equals("idle"));
       try (ControlPlaneClient client = new ControlPlaneClient(config.controlPlane(),
-          credentials)) {
+          credentials, logReaders::enterForSending)) {
         if (credentials.certificate().isPresent()) {
           client.connectAhead();
         }
@@ -137,7 +139,7 @@ final class RunCommand implements Callable<Integer> {
             config.providerMirrors(), config.passEnv(), config.confinement(),
             config.networkAllowed(), config.jobDiskBudgetBytes(), config.stateDir(),
             config.jobLogLimitBytes(), config.spoolBudgetBytes(),
-            new LogReaders(config.logPriority().equals("idle")));
+            logReaders);
         log.info("outpost-agent {} starting: {} {}, sandbox {}, {} slot(s), control plane {}, {}{}",
             AgentMain.version(), version.name(), version.version(), box.name(), config.maxJobs(),
             config.controlPlane(), tls(), config.once() ? ", --once" : "");

@@ -10,20 +10,25 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.concurrent.FastThreadLocalThread;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The channel to the control plane and stubs that carry the agent's credentials.
+ * The channels to the control plane and stubs that carry the agent's credentials.
  *
- * <p>The channel's threads (Netty's event loops, the executor gRPC runs callbacks and name
- * lookups on) are the agent's own, made by a {@link ThreadStarter}: the log senders call from
- * the idle scheduling class, and a thread gRPC started lazily for one of their calls would
- * otherwise inherit that class. They are the same kinds and numbers of threads gRPC would make
- * by itself; the channels of a {@link #reconnect} share them.
+ * <p>Job logs can go over a channel of their own ({@link #logs}), whose threads (its event
+ * loop, which encrypts and writes what the log senders hand it, and its executor) start by
+ * running the given hook: with {@code --log-priority idle} that moves them into the idle
+ * scheduling class, with the readers and senders of the log. Every other call (the session,
+ * heartbeats, a job's other calls) goes over the main channel, whose threads gRPC makes in the
+ * normal class; no idle thread ever calls on it, so none of its threads, which gRPC starts
+ * lazily from the calling thread, can inherit the idle class.
  */
 public final class ControlPlaneClient implements AutoCloseable {
   /** Deadline of ordinary unary calls; payload streams get {@link #TRANSFER_DEADLINE}. */
@@ -32,35 +37,91 @@ public final class ControlPlaneClient implements AutoCloseable {
 
   private final String target;
   private final Credentials credentials;
-  private final ThreadStarter starter = new ThreadStarter();
-  private final boolean epoll = Epoll.isAvailable();
-  private final EventLoopGroup eventLoops = new MultiThreadIoEventLoopGroup(0,
-      starter.factory("grpc-netty"), epoll ? EpollIoHandler.newFactory()
-          : NioIoHandler.newFactory());
-  /** Like gRPC's own default executor: threads made as needed, kept a minute when unused. */
-  private final ExecutorService executor = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60,
-      TimeUnit.SECONDS, new SynchronousQueue<>(), starter.factory("grpc-executor"));
+  private final LogThreads logThreads;
   private volatile ManagedChannel channel;
+  private volatile ManagedChannel logChannel;
 
+  /** One channel for every call. */
   public ControlPlaneClient(String target, Credentials credentials) {
+    this(target, credentials, null);
+  }
+
+  /**
+   * With a channel of its own for job logs when {@code logThreadStart} is given: each of that
+   * channel's threads runs it first.
+   */
+  public ControlPlaneClient(String target, Credentials credentials, Runnable logThreadStart) {
     this.target = target;
     this.credentials = credentials;
+    this.logThreads = logThreadStart == null ? null : new LogThreads(logThreadStart);
     this.channel = newChannel();
+    this.logChannel = newLogChannel();
   }
 
   private ManagedChannel newChannel() {
+    return configure(NettyChannelBuilder.forTarget(target, credentials.channelCredentials()))
+        // While connected, even between calls: the session stream lives on it.
+        .keepAliveWithoutCalls(true)
+        .build();
+  }
+
+  /**
+   * The log channel: connected at the first batch, and between jobs left idle (gRPC closes the
+   * connection after 30 minutes without calls); null when logs share the main channel.
+   */
+  private ManagedChannel newLogChannel() {
+    if (logThreads == null) {
+      return null;
+    }
+    return configure(NettyChannelBuilder.forTarget(target, credentials.channelCredentials()))
+        .eventLoopGroup(logThreads.eventLoop)
+        .channelType(logThreads.epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+        .executor(logThreads.executor)
+        .offloadExecutor(logThreads.executor)
+        .build();
+  }
+
+  private static NettyChannelBuilder configure(NettyChannelBuilder builder) {
     // A connection that went silent (a stalled proxy, a peer gone without a FIN) is noticed
     // within 15 s; gRPC does not ping more often than every 10 s, and the stub permits that.
-    return NettyChannelBuilder.forTarget(target, credentials.channelCredentials())
-        .eventLoopGroup(eventLoops)
-        .channelType(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
-        .executor(executor)
-        .offloadExecutor(executor)
-        .keepAliveTime(10, TimeUnit.SECONDS)
+    return builder.keepAliveTime(10, TimeUnit.SECONDS)
         .keepAliveTimeout(5, TimeUnit.SECONDS)
-        .keepAliveWithoutCalls(true)
-        .maxInboundMessageSize(8 << 20)
-        .build();
+        .maxInboundMessageSize(8 << 20);
+  }
+
+  /**
+   * The log channel's threads: one event loop (one connection) and an executor like gRPC's
+   * own (threads made as needed, kept a minute when unused), each thread running the hook
+   * first. They are Netty's {@link FastThreadLocalThread}s, as Netty's own are.
+   */
+  private static final class LogThreads {
+    final boolean epoll = Epoll.isAvailable();
+    final EventLoopGroup eventLoop;
+    final ExecutorService executor;
+
+    LogThreads(Runnable start) {
+      eventLoop = new MultiThreadIoEventLoopGroup(1, factory("log-netty", start),
+          epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+      executor = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS,
+          new SynchronousQueue<>(), factory("log-grpc", start));
+    }
+
+    private static ThreadFactory factory(String prefix, Runnable start) {
+      AtomicInteger count = new AtomicInteger();
+      return task -> {
+        Thread t = new FastThreadLocalThread(() -> {
+          start.run();
+          task.run();
+        }, prefix + "-" + count.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+      };
+    }
+
+    void close() {
+      eventLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      executor.shutdown();
+    }
   }
 
   /**
@@ -83,8 +144,13 @@ public final class ControlPlaneClient implements AutoCloseable {
    */
   synchronized void reconnect() {
     ManagedChannel old = channel;
+    ManagedChannel oldLogs = logChannel;
     channel = newChannel();
+    logChannel = newLogChannel();
     old.shutdown();
+    if (oldLogs != null) {
+      oldLogs.shutdown();
+    }
   }
 
   /** For the session stream, which has no deadline: it lives as long as the connection. */
@@ -93,7 +159,18 @@ public final class ControlPlaneClient implements AutoCloseable {
   }
 
   ProvisionerGrpc.ProvisionerBlockingStub blocking(Duration deadline) {
-    return ProvisionerGrpc.newBlockingStub(channel)
+    return blocking(channel, deadline);
+  }
+
+  /** For job logs: on the log channel when there is one. */
+  ProvisionerGrpc.ProvisionerBlockingStub logs(Duration deadline) {
+    ManagedChannel logs = logChannel;
+    return blocking(logs != null ? logs : channel, deadline);
+  }
+
+  private ProvisionerGrpc.ProvisionerBlockingStub blocking(ManagedChannel on,
+      Duration deadline) {
+    return ProvisionerGrpc.newBlockingStub(on)
         .withCallCredentials(credentials.callCredentials())
         .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
   }
@@ -113,7 +190,14 @@ public final class ControlPlaneClient implements AutoCloseable {
 
   @Override
   public void close() {
-    ManagedChannel channel = this.channel;
+    close(channel);
+    if (logThreads != null) {
+      close(logChannel);
+      logThreads.close();
+    }
+  }
+
+  private static void close(ManagedChannel channel) {
     channel.shutdown();
     try {
       if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -123,9 +207,5 @@ public final class ControlPlaneClient implements AutoCloseable {
       Thread.currentThread().interrupt();
       channel.shutdownNow();
     }
-    // The channel owns none of these threads: they end here.
-    eventLoops.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-    executor.shutdown();
-    starter.close();
   }
 }

@@ -35,8 +35,15 @@ public final class IdleClass {
     enter("chrt");
   }
 
-  /** As {@link #enter()}, with the given {@code chrt} program. */
+  /**
+   * As {@link #enter()}, with the given {@code chrt} program. A thread already in the class (one
+   * an idle thread started) starts no {@code chrt}: a process it started would make the JDK's
+   * process reaper thread that waits for it in the idle class too.
+   */
   static void enter(String program) throws IOException {
+    if (policy() == SCHED_IDLE) {
+      return;
+    }
     String tid = Files.readSymbolicLink(Path.of("/proc/thread-self")).getFileName().toString();
     Process chrt;
     try {

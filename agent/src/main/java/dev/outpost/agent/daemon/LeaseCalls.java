@@ -91,7 +91,7 @@ final class LeaseCalls implements JobCalls {
 
   @Override
   public long appendLogs(List<LogEntry> batch) {
-    return client.blocking(ControlPlaneClient.CALL_DEADLINE).appendLogs(AppendLogsRequest
+    return client.logs(ControlPlaneClient.CALL_DEADLINE).appendLogs(AppendLogsRequest
         .newBuilder().setLease(lease).addAllEntries(batch).build()).getAckedSeq();
   }
 

@@ -28,10 +28,10 @@ import org.slf4j.LoggerFactory;
  * (nothing is lost) and go out when it leaves some, at the latest when the command ends. The
  * job's own thread keeps the normal class: it starts Terraform, which would inherit the idle
  * class from the thread that starts it, and it watches the command (stage timeout, disk budget,
- * log limit) while a reader follows it. The agent's other threads keep the normal class too:
- * heartbeats, the job's other calls to the control plane, and the channel's own threads, which
- * a {@link dev.outpost.agent.daemon.ThreadStarter} starts so that a sender's call cannot start
- * one in its class.
+ * log limit) while a reader follows it. The log goes to the control plane over a channel of its
+ * own, whose threads (encrypting and writing it) join the idle class too ({@link
+ * dev.outpost.agent.daemon.ControlPlaneClient}); the agent's other threads keep the normal
+ * class: heartbeats, the job's other calls, and the main channel's threads.
  */
 public final class LogReaders {
   private static final Logger log = LoggerFactory.getLogger(LogReaders.class);
@@ -76,10 +76,11 @@ public final class LogReaders {
   }
 
   /**
-   * With {@code --log-priority idle}, moves the calling thread, a job's log sender, into the
-   * idle class: it must start no thread or process of its own.
+   * With {@code --log-priority idle}, moves the calling thread, one that sends job logs (a
+   * job's sender, a thread of the log channel), into the idle class: whatever threads it
+   * starts join it there.
    */
-  void enterForSending() {
+  public void enterForSending() {
     if (idle) {
       enterIdleClass();
     }

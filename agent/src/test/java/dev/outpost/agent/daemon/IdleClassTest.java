@@ -44,4 +44,23 @@ class IdleClassTest {
     assertThat(failure.get()).isInstanceOf(IOException.class)
         .hasMessageContaining("cannot run chrt (util-linux)");
   }
+
+  @Test
+  void aThreadAlreadyIdle_startsNoChrt() throws Exception {
+    CompletableFuture<Integer> policy = new CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try {
+        IdleClass.enter();
+        // A chrt that cannot run would throw: none is started.
+        IdleClass.enter("/nonexistent/chrt");
+        policy.complete(IdleClass.policy());
+      } catch (IOException e) {
+        policy.completeExceptionally(e);
+      }
+    });
+    t.start();
+    t.join();
+
+    assertThat(policy.get()).isEqualTo(IdleClass.SCHED_IDLE);
+  }
 }

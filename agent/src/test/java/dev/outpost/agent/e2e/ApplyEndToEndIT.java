@@ -179,12 +179,17 @@ class ApplyEndToEndIT {
     assertThat(running.get(sender)).as("the job's log sender").containsExactly("5");
     assertThat(running.get("log-reader")).as("log readers").isNotEmpty().containsOnly("5");
     assertThat(running.get("job-worker")).as("job threads").isNotEmpty().containsOnly("0");
-    // No thread the sender's calls could have started (gRPC's, Netty's) is idle.
-    assertThat(running.keySet().stream().filter(name -> name.startsWith("grpc")))
-        .as("the channel's threads").isNotEmpty();
+    // The log channel's event loop, which encrypted and wrote what the sender handed it.
+    assertThat(running.get("log-netty-1")).as("the log channel's event loop").containsExactly("5");
+    // The main channel's threads (session, heartbeats, the job's other calls) stay normal, and
+    // no other thread is idle.
+    List<String> main = running.entrySet().stream().filter(e -> e.getKey().startsWith("grpc-"))
+        .flatMap(e -> e.getValue().stream()).toList();
+    assertThat(main).as("the main channel's threads").isNotEmpty().containsOnly("0");
     Map<String, List<String>> idle = new java.util.TreeMap<>(running);
     idle.values().removeIf(policies -> !policies.contains("5"));
-    assertThat(idle.keySet()).as("idle threads").containsOnly("log-reader", sender);
+    assertThat(idle.keySet()).as("idle threads")
+        .allMatch(name -> name.equals(sender) || name.matches("log-(reader|netty-\\d+|grpc-\\d+)"));
     // The reader that followed the job is kept for the next one.
     assertThat(threadPolicies(agent.pid()).get("log-reader")).containsOnly("5");
     assertThat(agent.output()).contains("log readers and senders run in the idle scheduling class");
