@@ -25,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * scheduling class ({@link IdleClass}), so that this work takes only CPU that Terraform and the
  * rest of the machine leave: where CPU is to spare, lines arrive as fast as at normal priority;
  * where Terraform keeps every core busy, they wait in the output files and in the job's journal
- * (nothing is lost) and go out when it leaves some, at the latest when the command ends. The
+ * (nothing is lost) and go out when it leaves some: with one job, at the latest when the
+ * command ends; where other work keeps every core busy for long, the log (and so the job's end)
+ * lags behind, and {@code --log-priority normal} is the better choice. The
  * job's own thread keeps the normal class: it starts Terraform, which would inherit the idle
  * class from the thread that starts it, and it watches the command (stage timeout, disk budget,
  * log limit) while a reader follows it. The log goes to the control plane over a channel of its
