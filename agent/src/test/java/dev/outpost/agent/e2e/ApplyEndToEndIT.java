@@ -141,10 +141,10 @@ class ApplyEndToEndIT {
   }
 
   /**
-   * The agent reads the job's output in Linux's idle scheduling class (--log-priority idle, the
-   * default), but Terraform, started by the job's own thread, keeps the normal class: a process
-   * inherits the class of the thread that starts it, and an unprivileged one cannot leave the
-   * idle class.
+   * The agent reads and sends the job's output in Linux's idle scheduling class (--log-priority
+   * idle, the default), but Terraform, started by the job's own thread, keeps the normal class:
+   * a process inherits the class of the thread that starts it, and an unprivileged one cannot
+   * leave the idle class. So do the threads of the main channel to the control plane.
    */
   @Test
   void terraformRunsInTheNormalClass_whileTheLogReadersAndSenderRunInTheIdleClass()
