@@ -1,9 +1,12 @@
 package dev.outpost.agent.daemon;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import org.junit.jupiter.api.Test;
 
 /** A thread moves itself, and only itself, into SCHED_IDLE; a failure says why. */
@@ -11,56 +14,49 @@ class IdleClassTest {
   @Test
   void aThreadEntersTheIdleClass_itsCreatorStaysWhereItWas() throws Exception {
     int before = IdleClass.policy();
-    CompletableFuture<Integer> policy = new CompletableFuture<>();
-    Thread t = new Thread(() -> {
-      try {
-        IdleClass.enter();
-        policy.complete(IdleClass.policy());
-      } catch (IOException e) {
-        policy.completeExceptionally(e);
-      }
-    });
-    t.start();
-    t.join();
 
-    assertThat(policy.get()).isEqualTo(IdleClass.SCHED_IDLE);
+    int policy = onNewThread(() -> {
+      IdleClass.enter();
+      return IdleClass.policy();
+    });
+
+    assertThat(policy).isEqualTo(IdleClass.SCHED_IDLE);
     assertThat(IdleClass.policy()).isEqualTo(before).isNotEqualTo(IdleClass.SCHED_IDLE);
   }
 
   @Test
-  void withoutChrt_theFailureNamesIt() throws Exception {
-    CompletableFuture<Throwable> failure = new CompletableFuture<>();
-    Thread t = new Thread(() -> {
-      try {
-        IdleClass.enter("/nonexistent/chrt");
-        failure.complete(null);
-      } catch (IOException e) {
-        failure.complete(e);
-      }
-    });
-    t.start();
-    t.join();
-
-    assertThat(failure.get()).isInstanceOf(IOException.class)
+  void withoutChrt_theFailureNamesIt() {
+    assertThatThrownBy(() -> onNewThread(() -> {
+      IdleClass.enter("/nonexistent/chrt");
+      return null;
+    })).isInstanceOf(ExecutionException.class).cause().isInstanceOf(IOException.class)
         .hasMessageContaining("cannot run chrt (util-linux)");
   }
 
   @Test
   void aThreadAlreadyIdle_startsNoChrt() throws Exception {
-    CompletableFuture<Integer> policy = new CompletableFuture<>();
+    int policy = onNewThread(() -> {
+      IdleClass.enter();
+      // A chrt that cannot run would throw: none is started.
+      IdleClass.enter("/nonexistent/chrt");
+      return IdleClass.policy();
+    });
+
+    assertThat(policy).isEqualTo(IdleClass.SCHED_IDLE);
+  }
+
+  /** What {@code task} returns on a thread of its own (a thread moves only itself). */
+  private static <T> T onNewThread(Callable<T> task) throws Exception {
+    CompletableFuture<T> result = new CompletableFuture<>();
     Thread t = new Thread(() -> {
       try {
-        IdleClass.enter();
-        // A chrt that cannot run would throw: none is started.
-        IdleClass.enter("/nonexistent/chrt");
-        policy.complete(IdleClass.policy());
-      } catch (IOException e) {
-        policy.completeExceptionally(e);
+        result.complete(task.call());
+      } catch (Exception e) {
+        result.completeExceptionally(e);
       }
     });
     t.start();
     t.join();
-
-    assertThat(policy.get()).isEqualTo(IdleClass.SCHED_IDLE);
+    return result.get();
   }
 }
