@@ -56,6 +56,8 @@ public final class LogJournal implements AutoCloseable {
   private final Object agentLock = new Object();
   private OutputStream agentOut;
   private FileChannel journal;
+  /** Closed: no checkpoint is written any more (the pipeline's sender may still try one). */
+  private boolean closed;
 
   public LogJournal(Path dir) throws IOException {
     this.dir = dir;
@@ -100,6 +102,9 @@ public final class LogJournal implements AutoCloseable {
 
   /** Appends a checkpoint and forces it to disk, before the batch it ends is sent. */
   synchronized void record(Checkpoint c) throws IOException {
+    if (closed) {
+      throw new IOException("the log journal in " + dir + " is closed");
+    }
     if (journal == null) {
       journal = FileChannel.open(dir.resolve(JOURNAL), StandardOpenOption.CREATE,
           StandardOpenOption.APPEND, StandardOpenOption.WRITE);
@@ -187,6 +192,7 @@ public final class LogJournal implements AutoCloseable {
       }
     }
     synchronized (this) {
+      closed = true;
       if (journal != null) {
         journal.close();
         journal = null;

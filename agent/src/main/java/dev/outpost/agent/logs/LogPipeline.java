@@ -437,8 +437,37 @@ public final class LogPipeline implements AutoCloseable {
    * last checkpoint a new one is forced to the journal first, at most every
    * {@link #SYNC_INTERVAL} unless {@link #SYNC_BYTES} are waiting or someone waits for the
    * whole log to be delivered (the job is over). Null when closed.
+   *
+   * <p>The checkpoint is forced outside the pipeline's monitor: a force can take tens of
+   * milliseconds on a busy disk, and meanwhile the job's thread (its setup messages, before
+   * Terraform starts) and the readers go on adding entries. Only the sender reads or writes
+   * the journal's bookkeeping ({@code journaled*}, {@code lastSync}), so it needs no lock.
    */
-  private synchronized List<LogEntry> nextBatch() throws InterruptedException, IOException {
+  private List<LogEntry> nextBatch() throws InterruptedException, IOException {
+    Selected next = selectBatch();
+    if (next == null || next.checkpoint() == null) {
+      return next == null ? null : next.batch();
+    }
+    LogJournal.Checkpoint c = next.checkpoint();
+    journal.record(c);
+    lastSync = System.nanoTime();
+    journaledSeq = c.lastSeq();
+    journaledLineId = c.nextLineId();
+    journaled.clear();
+    journaled.putAll(c.positions());
+    synchronized (this) {
+      if (!closed) {
+        unsentBytes -= next.newlyJournaled();
+      }
+    }
+    return next.batch();
+  }
+
+  /** A batch to send, and the checkpoint to force before it (null: none is needed). */
+  private record Selected(List<LogEntry> batch, LogJournal.Checkpoint checkpoint,
+      long newlyJournaled) {}
+
+  private synchronized Selected selectBatch() throws InterruptedException {
     while (true) {
       while (unacked.isEmpty() && !closed) {
         wait();
@@ -491,16 +520,8 @@ public final class LogPipeline implements AutoCloseable {
         }
       }
       long last = batch.get(batch.size() - 1).getSeq();
-      if (last > journaledSeq) {
-        journal.record(new LogJournal.Checkpoint(last + 1, lineId, positions));
-        lastSync = System.nanoTime();
-        journaledSeq = last;
-        journaledLineId = lineId;
-        unsentBytes -= newlyJournaled;
-        journaled.clear();
-        journaled.putAll(positions);
-      }
-      return batch;
+      return new Selected(batch, last > journaledSeq
+          ? new LogJournal.Checkpoint(last + 1, lineId, positions) : null, newlyJournaled);
     }
   }
 
@@ -513,6 +534,9 @@ public final class LogPipeline implements AutoCloseable {
       } catch (InterruptedException e) {
         return;
       } catch (IOException e) {
+        if (closed) {
+          return; // the journal was closed under a checkpoint: nothing more is sent
+        }
         // Sending what the journal cannot record would break exactly-once after a restart.
         deliveryProblem = "cannot write the log journal: " + e.getMessage();
         log.error("job {}: {}; retrying", jobId, deliveryProblem);
@@ -585,14 +609,16 @@ public final class LogPipeline implements AutoCloseable {
       unacked.clear();
       notifyAll();
     }
-    sender.interrupt();
-    synchronized (tails) {
-      tails.values().forEach(FileTail::close);
-    }
+    // The journal first: closing it waits out a checkpoint being forced, and the sender is
+    // interrupted only after (an interrupt would close the channel mid-write).
     try {
       journal.close();
     } catch (IOException e) {
       log.debug("job {}: closing the log journal: {}", jobId, e.toString());
+    }
+    sender.interrupt();
+    synchronized (tails) {
+      tails.values().forEach(FileTail::close);
     }
   }
 }

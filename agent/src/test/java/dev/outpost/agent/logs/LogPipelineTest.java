@@ -1,6 +1,7 @@
 package dev.outpost.agent.logs;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.outpost.proto.v1.LogEntry;
 import dev.outpost.proto.v1.LogLevel;
@@ -11,8 +12,11 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -107,6 +111,38 @@ class LogPipelineTest {
     }
     assertThat(sink.stored).hasSize((int) lines);
     assertThat(asked).hasValue(2);
+  }
+
+  /**
+   * A checkpoint being forced (tens of milliseconds on a busy disk) does not hold up the job's
+   * thread: its setup messages, written before Terraform starts, go on into the log meanwhile.
+   * The test holds the journal's monitor, so the sender's force cannot finish until released.
+   */
+  @Test
+  void whileACheckpointIsForced_theJobsMessagesAreNotHeldUp_andNothingIsSentBeforeIt()
+      throws Exception {
+    LogJournal journal = new LogJournal(tmp.resolve("spool"));
+    StoringSink sink = new StoringSink();
+    try (LogPipeline pipeline = new LogPipeline("slow-disk", new Redactor(List.of()), sink,
+        Clock.systemUTC(), journal, LogJournal.Checkpoint.START)) {
+      synchronized (journal) {
+        pipeline.agentMessage(Stage.STAGE_SETUP, LogLevel.LOG_LEVEL_INFO, "first");
+        Thread sender = Thread.getAllStackTraces().keySet().stream()
+            .filter(t -> t.getName().equals("logs-slow-disk")).findFirst().orElseThrow();
+        await().atMost(Duration.ofSeconds(10)).until(() -> sender.getState()
+            == Thread.State.BLOCKED && Arrays.stream(sender.getStackTrace())
+                .anyMatch(f -> f.getMethodName().equals("record")));
+        CompletableFuture<Void> second = CompletableFuture.runAsync(() -> pipeline
+            .agentMessage(Stage.STAGE_SETUP, LogLevel.LOG_LEVEL_INFO, "second"));
+        second.get(10, TimeUnit.SECONDS);
+        assertThat(pipeline.lastSeq()).isEqualTo(2);
+        synchronized (sink) {
+          assertThat(sink.calls).hasValue(0);
+        }
+      }
+      assertThat(pipeline.awaitDelivered(Duration.ofSeconds(30))).isTrue();
+    }
+    assertThat(sink.stored).extracting(LogEntry::getMessage).containsExactly("first", "second");
   }
 
   @Test
