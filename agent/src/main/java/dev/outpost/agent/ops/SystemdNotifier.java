@@ -1,5 +1,6 @@
 package dev.outpost.agent.ops;
 
+import io.netty.channel.epoll.Epoll;
 import io.netty.channel.unix.Socket;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -75,19 +76,12 @@ public final class SystemdNotifier implements AutoCloseable {
     return new SystemdNotifier(address, sockaddr, watchdog);
   }
 
-  /**
-   * Loads the native library that also implements {@link Socket}'s methods. Through reflection
-   * because the Netty BOM gives the epoll artifacts runtime scope: only the unix-common API is
-   * on the compile classpath.
-   */
+  /** Loads the native library that also implements {@link Socket}'s methods. */
   private static Optional<String> nativeTransportUnavailable() {
     try {
-      Class<?> epoll = Class.forName("io.netty.channel.epoll.Epoll");
-      if ((Boolean) epoll.getMethod("isAvailable").invoke(null)) {
-        return Optional.empty();
-      }
-      return Optional.of(String.valueOf(epoll.getMethod("unavailabilityCause").invoke(null)));
-    } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
+      return Epoll.isAvailable() ? Optional.empty()
+          : Optional.of(String.valueOf(Epoll.unavailabilityCause()));
+    } catch (LinkageError | RuntimeException e) {
       return Optional.of(e.toString());
     }
   }

@@ -1,5 +1,6 @@
 package dev.outpost.agent.sandbox;
 
+import dev.outpost.agent.workspace.Trees;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -68,16 +69,10 @@ final class Probe {
   }
 
   private static void deleteQuietly(Path dir) {
-    try (var paths = Files.walk(dir)) {
-      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
-        try {
-          Files.deleteIfExists(p);
-        } catch (IOException ignored) {
-          // scratch leftovers are harmless
-        }
-      });
+    try {
+      Trees.deleteRecursively(dir);
     } catch (IOException ignored) {
-      // nothing was created
+      // scratch leftovers are harmless
     }
   }
 }
