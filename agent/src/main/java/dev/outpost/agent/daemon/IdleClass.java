@@ -4,6 +4,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -11,9 +15,10 @@ import java.util.concurrent.TimeUnit;
  * such a thread weighs 3 against 1,024, so it runs almost only on CPU no ordinary thread wants,
  * and any ordinary thread that wakes up takes the CPU from it at once.
  *
- * <p>The JDK has no call for it, so a thread moves itself with util-linux's {@code chrt}.
- * There is no way back for an unprivileged process, and whatever such a thread starts (threads,
- * processes) inherits the class: only threads that start nothing may enter it.
+ * <p>The JDK has no call for it, so a thread is moved with util-linux's {@code chrt}, which a
+ * thread of this class's own starts for it. There is no way back for an unprivileged process,
+ * and whatever such a thread starts (threads, processes) inherits the class: only threads that
+ * start nothing may enter it.
  */
 public final class IdleClass {
   /** The policy number of SCHED_IDLE. */
@@ -36,15 +41,60 @@ public final class IdleClass {
   }
 
   /**
+   * Starts and waits for {@code chrt} on behalf of the threads that enter. The JDK makes the
+   * thread that waits for a process (its "process reaper", kept for later processes such as
+   * Terraform's) from the thread that starts the process, just after the start: had the
+   * entering thread started chrt itself, chrt could have moved it into the idle class first,
+   * and the new reaper would have inherited the class. This thread never enters the class, and
+   * it is made by the first thread that enters, which is then still in the normal class.
+   */
+  private static final ExecutorService CHRT = Executors.newSingleThreadExecutor(task -> {
+    Thread t = new Thread(task, "idle-class-chrt");
+    t.setDaemon(true);
+    return t;
+  });
+
+  /**
    * As {@link #enter()}, with the given {@code chrt} program. A thread already in the class (one
-   * an idle thread started) starts no {@code chrt}: a process it started would make the JDK's
-   * process reaper thread that waits for it in the idle class too.
+   * an idle thread started) starts no {@code chrt}.
    */
   static void enter(String program) throws IOException {
     if (policy() == SCHED_IDLE) {
       return;
     }
     String tid = Files.readSymbolicLink(Path.of("/proc/thread-self")).getFileName().toString();
+    Future<Void> moved = CHRT.submit(() -> {
+      chrt(program, tid);
+      return null;
+    });
+    // Waited for even when interrupted (chrt ends within 10 s): the thread's class is then
+    // known when this returns, not changed later behind its back.
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          moved.get();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof IOException io ? io
+          : new IOException("chrt --idle failed: " + e.getCause(), e.getCause());
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    int policy = policy();
+    if (policy != SCHED_IDLE) {
+      throw new IOException("chrt --idle ran, but the thread's scheduling policy is " + policy);
+    }
+  }
+
+  /** Runs {@code chrt --idle} on thread {@code tid}, on the {@link #CHRT} thread. */
+  private static void chrt(String program, String tid) throws IOException {
     Process chrt;
     try {
       chrt = new ProcessBuilder(program, "--idle", "--pid", "0", tid).redirectErrorStream(true)
@@ -67,10 +117,6 @@ public final class IdleClass {
     if (chrt.exitValue() != 0) {
       throw new IOException("chrt --idle --pid 0 " + tid + " exited with " + chrt.exitValue()
           + (output.isEmpty() ? "" : ": " + output));
-    }
-    int policy = policy();
-    if (policy != SCHED_IDLE) {
-      throw new IOException("chrt --idle ran, but the thread's scheduling policy is " + policy);
     }
   }
 
