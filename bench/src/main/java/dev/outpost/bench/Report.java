@@ -251,8 +251,8 @@ public final class Report {
           + "connection of its own; so does the co-located control plane. What runs at normal "
           + "priority is the collector and the JIT. Pairs of runs spread from 0.84 to 1.3 "
           + "within one run, so whole runs of the same code land either side of 1.10 when "
-          + "their median is near it. What would fix it: less CPU and memory per line (an entry carries the raw line besides its "
-          + "fields, some three quarters of the bytes serialized, encrypted and stored; each "
+          + "their median is near it. What would fix it: less CPU and memory per line (an "
+          + "entry carries the raw line besides its fields, some three quarters of the bytes serialized, encrypted and stored; each "
           + "line allocates a dozen objects the collector must clear), and a machine where "
           + "work beside Terraform does not slow it.",
       "log latency", "The median is the journal checkpoint interval (a batch goes out at most "

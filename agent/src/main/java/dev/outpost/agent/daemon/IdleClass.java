@@ -122,12 +122,17 @@ public final class IdleClass {
 
   /** The calling thread's scheduling policy: field 41 of /proc/thread-self/stat. */
   public static int policy() throws IOException {
-    String stat = Files.readString(Path.of("/proc/thread-self/stat"));
+    return policy(Path.of("/proc/thread-self/stat"));
+  }
+
+  /** The scheduling policy in a thread's {@code stat} file (field 41). */
+  static int policy(Path statFile) throws IOException {
+    String stat = Files.readString(statFile);
     // The fields after the command name, which is in parentheses and may hold spaces, start
     // with field 3 (the state).
     String[] fields = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
     if (fields.length < 39) {
-      throw new IOException("/proc/thread-self/stat has no policy field");
+      throw new IOException(statFile + " has no policy field");
     }
     return Integer.parseInt(fields[41 - 3]);
   }
